@@ -1,0 +1,1 @@
+//! Criterion benchmarks for Hearsay (work in progress).

@@ -1,0 +1,88 @@
+//! One error type per operation. Each variant says when it happens and whether state changed.
+
+/// A bad [`Config`](crate::Config), reported by [`Node::new`](crate::Node::new).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A field is out of range or contradicts another. No node was built.
+    #[error("invalid config field `{field}`: {reason}")]
+    Invalid {
+        /// The field's name as in `Config`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The identity's tags encode to more than `tags_bytes_max`. No node was built.
+    #[error("identity tags exceed tags_bytes_max")]
+    TagsTooLarge,
+}
+
+/// Bytes that are not a valid Hearsay packet or frame. Normal on a shared port (scanners,
+/// other software); the input is dropped, nothing else changes, and
+/// `Stats::decode_errors` counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// No bytes, or fewer than the envelope needs.
+    #[error("truncated input")]
+    Truncated,
+    /// The version byte names a protocol version this build does not speak.
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u8),
+    /// The envelope flags ask for a feature this build does not have (encryption, ...).
+    #[error("unsupported envelope flags {0:#04x}")]
+    UnsupportedFlags(u8),
+    /// A length or field is inconsistent with the bytes that follow.
+    #[error("malformed message")]
+    Malformed,
+    /// The input is larger than the configured packet or frame budget.
+    #[error("input of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Bytes received.
+        len: usize,
+        /// Bytes allowed.
+        max: usize,
+    },
+    /// The message tag is unknown (a newer peer); the rest of a compound packet is still read.
+    #[error("unknown message tag")]
+    UnknownMessage,
+}
+
+/// Why `handle_datagram` / `handle_stream` rejected input. Nothing in the node changed
+/// beyond the error counters in `Stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboundError {
+    /// The bytes did not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A stream-only message arrived as a datagram or the reverse. Dropped.
+    #[error("message arrived on the wrong channel")]
+    WrongChannel,
+    /// A message carried a name or address that is not valid (empty name, port 0, ...).
+    #[error("message carried an invalid node name or address")]
+    InvalidField,
+}
+
+/// Why a command (`join`, `set_tags`, ...) was refused. Refused commands change nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// A node name is empty, longer than 128 bytes, or has control characters.
+    #[error("invalid node name")]
+    InvalidName,
+    /// Tags encode to more than `Config::tags_bytes_max` bytes.
+    #[error("tags encode to {len} bytes, more than the limit of {max}")]
+    TagsTooLarge {
+        /// Encoded size.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// `join` got no seed addresses.
+    #[error("no seed addresses given")]
+    NoSeeds,
+    /// The node has left; only `join` brings it back.
+    #[error("the node has left the cluster")]
+    Left,
+}

@@ -1,0 +1,289 @@
+//! The member table: compact entries in stable slots plus a name index.
+//!
+//! Slots never move (a reaped member leaves a hole that the next new member reuses), so the
+//! probe order, suspicion timers and failed set can refer to members by slot number.
+//! Iteration is in slot order: deterministic, independent of hashing.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use hashbrown::HashTable;
+
+use crate::time::Instant;
+use crate::types::{Incarnation, NodeName, Tags};
+use crate::wire::{WireAddr, WireState};
+
+/// A member's status in this node's view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum MemberState {
+    /// Answering probes.
+    Alive,
+    /// Missed a probe; will be declared failed unless it refutes in time.
+    Suspect,
+    /// Declared failed. Retried every `reconnect_interval` until `reconnect_timeout`.
+    Failed,
+    /// Left gracefully. Kept as a tombstone until `tombstone_timeout`.
+    Left,
+}
+
+impl MemberState {
+    /// Serf's name for the status (`alive`, `suspect`, `failed`, `left`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberState::Alive => "alive",
+            MemberState::Suspect => "suspect",
+            MemberState::Failed => "failed",
+            MemberState::Left => "left",
+        }
+    }
+
+    pub(crate) fn to_wire(self) -> WireState {
+        match self {
+            MemberState::Alive => WireState::Alive,
+            MemberState::Suspect => WireState::Suspect,
+            MemberState::Failed => WireState::Dead,
+            MemberState::Left => WireState::Left,
+        }
+    }
+
+    /// Alive or suspect: still taking part.
+    pub fn is_live(self) -> bool {
+        matches!(self, MemberState::Alive | MemberState::Suspect)
+    }
+}
+
+/// One known member. Kept small: the simulator holds N² of these.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub name: NodeName,
+    /// Encoded tags; `None` when empty.
+    pub tags: Option<Box<[u8]>>,
+    pub state_change: Instant,
+    pub addr: WireAddr,
+    pub incarnation: Incarnation,
+    pub state: MemberState,
+}
+
+impl Entry {
+    pub fn tags_bytes(&self) -> &[u8] {
+        self.tags.as_deref().unwrap_or(&[])
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        self.addr.into()
+    }
+}
+
+/// An owned snapshot of a member, as carried by events and returned by getters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Unique name.
+    pub name: NodeName,
+    /// Advertise address.
+    pub addr: SocketAddr,
+    /// Tags.
+    pub tags: Tags,
+    /// Incarnation.
+    pub incarnation: Incarnation,
+    /// Status in this node's view.
+    pub state: MemberState,
+}
+
+/// A borrowed view of a member in the table; cheap to produce, decodes tags on request.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberRef<'a> {
+    pub(crate) entry: &'a Entry,
+}
+
+impl<'a> MemberRef<'a> {
+    /// The member's name.
+    pub fn name(&self) -> &'a str {
+        self.entry.name.as_str()
+    }
+    /// The member's advertise address.
+    pub fn addr(&self) -> SocketAddr {
+        self.entry.socket_addr()
+    }
+    /// Status in this node's view.
+    pub fn state(&self) -> MemberState {
+        self.entry.state
+    }
+    /// Latest known incarnation.
+    pub fn incarnation(&self) -> Incarnation {
+        self.entry.incarnation
+    }
+    /// When this node last saw the state change.
+    pub fn state_change(&self) -> Instant {
+        self.entry.state_change
+    }
+    /// The tags, decoded (an empty set if they do not decode).
+    pub fn tags(&self) -> Tags {
+        Tags::decode(self.entry.tags_bytes()).unwrap_or_default()
+    }
+    /// The tags in their wire form.
+    pub fn tags_bytes(&self) -> &'a [u8] {
+        self.entry.tags_bytes()
+    }
+    /// An owned copy.
+    pub fn to_member(&self) -> Member {
+        Member {
+            name: self.entry.name.clone(),
+            addr: self.addr(),
+            tags: self.tags(),
+            incarnation: self.entry.incarnation,
+            state: self.entry.state,
+        }
+    }
+}
+
+/// FNV-1a: deterministic (no random state), fast on short names.
+pub(crate) fn name_hash(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Slots plus a name → slot index.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    slots: Vec<Option<Entry>>,
+    index: HashTable<u32>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Table {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Number of slots (occupied or not); slot numbers are below this.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn find(&self, name: &str) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(name_hash(name), |&i| {
+                slots[i as usize].as_ref().is_some_and(|e| e.name.as_str() == name)
+            })
+            .copied()
+    }
+
+    pub fn get(&self, slot: u32) -> Option<&Entry> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut Entry> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// Adds a member whose name is not in the table yet.
+    pub fn insert(&mut self, entry: Entry) -> u32 {
+        let hash = name_hash(entry.name.as_str());
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        self.index.insert_unique(hash, slot, |&i| {
+            slots[i as usize].as_ref().map_or(0, |e| name_hash(e.name.as_str()))
+        });
+        self.len += 1;
+        slot
+    }
+
+    /// Removes the member in `slot`, returning it.
+    pub fn remove(&mut self, slot: u32) -> Option<Entry> {
+        let entry = self.slots.get_mut(slot as usize)?.take()?;
+        if let Ok(found) = self.index.find_entry(name_hash(entry.name.as_str()), |&i| i == slot) {
+            found.remove();
+        }
+        self.free.push(slot);
+        self.len -= 1;
+        Some(entry)
+    }
+
+    /// Occupied slots in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
+        self.slots.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, e)))
+    }
+
+    /// Heap bytes held by the table and its index (capacity, not just length).
+    pub fn heap_bytes(&self) -> usize {
+        let slots = self.slots.capacity() * core::mem::size_of::<Option<Entry>>();
+        let names: usize = self
+            .iter()
+            .map(|(_, e)| e.name.as_str().len().max(16) + e.tags.as_ref().map_or(0, |t| t.len()))
+            .sum();
+        let index = self.index.capacity() * (core::mem::size_of::<u32>() + 1);
+        slots + names + index + self.free.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> Entry {
+        Entry {
+            name: NodeName::new(name).unwrap_or_else(|_| unreachable!()),
+            tags: None,
+            state_change: Instant::ZERO,
+            addr: WireAddr::V4([127, 0, 0, 1], 7946),
+            incarnation: Incarnation(0),
+            state: MemberState::Alive,
+        }
+    }
+
+    #[test]
+    fn removed_slots_are_reused_and_the_index_follows() {
+        let mut t = Table::default();
+        let a = t.insert(entry("a"));
+        let b = t.insert(entry("b"));
+        assert_eq!((t.find("a"), t.find("b"), t.find("c")), (Some(a), Some(b), None));
+        assert!(t.remove(a).is_some());
+        assert_eq!(t.find("a"), None);
+        let c = t.insert(entry("c"));
+        assert_eq!(c, a, "the freed slot is reused");
+        assert_eq!(t.find("c"), Some(c));
+        assert_eq!(t.len(), 2);
+        let names: Vec<&str> = t.iter().map(|(_, e)| e.name.as_str()).collect();
+        assert_eq!(names, ["c", "b"]);
+    }
+
+    #[test]
+    fn many_members_stay_findable() {
+        let mut t = Table::default();
+        for i in 0..2000 {
+            t.insert(entry(&alloc::format!("node-{i}")));
+        }
+        for i in (0..2000).step_by(3) {
+            let slot = t.find(&alloc::format!("node-{i}"));
+            assert!(slot.is_some());
+            if let Some(s) = slot {
+                t.remove(s);
+            }
+        }
+        for i in 0..2000 {
+            assert_eq!(t.find(&alloc::format!("node-{i}")).is_some(), i % 3 != 0, "node-{i}");
+        }
+    }
+
+    #[test]
+    fn an_entry_is_compact() {
+        assert!(core::mem::size_of::<Option<Entry>>() <= 72, "{}", core::mem::size_of::<Option<Entry>>());
+    }
+}
