@@ -14,7 +14,10 @@ pub(crate) struct Awareness {
 
 impl Awareness {
     pub fn new(max: u32) -> Self {
-        Self { score: 0, max: max.max(1) }
+        Self {
+            score: 0,
+            max: max.max(1),
+        }
     }
 
     /// Adds `delta`, clamped to `0..=max-1`.

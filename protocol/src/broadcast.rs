@@ -62,7 +62,14 @@ impl BroadcastQueue {
         let order = (0, Reverse(self.next_id));
         self.next_id += 1;
         self.by_key.insert(key.into(), order);
-        self.queue.insert(order, Broadcast { key: key.into(), kind, msg });
+        self.queue.insert(
+            order,
+            Broadcast {
+                key: key.into(),
+                kind,
+                msg,
+            },
+        );
     }
 
     /// Appends the freshest broadcasts that fit in `budget` bytes to `out` (each framed with
@@ -107,7 +114,6 @@ impl BroadcastQueue {
         }
         added
     }
-
 }
 
 #[cfg(test)]
@@ -153,7 +159,11 @@ mod tests {
         let mut kinds = Vec::new();
         let mut out = Vec::new();
         let added = q.fill(&mut out, 110, 10, |k| kinds.push(k));
-        assert_eq!(kinds, [MessageKind::Suspect, MessageKind::Dead], "newest untransmitted first");
+        assert_eq!(
+            kinds,
+            [MessageKind::Suspect, MessageKind::Dead],
+            "newest untransmitted first"
+        );
         assert_eq!(added, 102);
         assert_eq!(out.len(), 102);
     }

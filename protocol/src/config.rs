@@ -161,7 +161,10 @@ impl Config {
             return bad("probe_interval", "must be above zero");
         }
         if self.probe_timeout.is_zero() || self.probe_timeout >= self.probe_interval {
-            return bad("probe_timeout", "must be above zero and below probe_interval");
+            return bad(
+                "probe_timeout",
+                "must be above zero and below probe_interval",
+            );
         }
         if self.gossip_interval.is_zero() {
             return bad("gossip_interval", "must be above zero");
@@ -185,7 +188,10 @@ impl Config {
             return bad("packet_bytes_max", "must be between 512 and 65000");
         }
         if self.stream_bytes_max < self.packet_bytes_max || self.stream_bytes_max > 1 << 30 {
-            return bad("stream_bytes_max", "must be between packet_bytes_max and 1 GiB");
+            return bad(
+                "stream_bytes_max",
+                "must be between packet_bytes_max and 1 GiB",
+            );
         }
         if self.reconnect_interval.is_zero() {
             return bad("reconnect_interval", "must be above zero");
@@ -228,10 +234,20 @@ mod tests {
             assert_eq!(c.awareness_max_multiplier, 8);
         }
         let wan = Config::wan();
-        assert_eq!((wan.probe_interval, wan.probe_timeout), (Duration::from_secs(5), Duration::from_secs(3)));
+        assert_eq!(
+            (wan.probe_interval, wan.probe_timeout),
+            (Duration::from_secs(5), Duration::from_secs(3))
+        );
         assert_eq!((wan.gossip_nodes, wan.suspicion_mult), (4, 6));
         let local = Config::local();
-        assert_eq!((local.indirect_checks, local.retransmit_mult, local.suspicion_mult), (1, 2, 3));
+        assert_eq!(
+            (
+                local.indirect_checks,
+                local.retransmit_mult,
+                local.suspicion_mult
+            ),
+            (1, 2, 3)
+        );
         assert_eq!(local.probe_timeout, Duration::from_millis(200));
     }
 
@@ -248,6 +264,12 @@ mod tests {
         );
         let mut c = Config::lan();
         c.packet_bytes_max = 10;
-        assert!(matches!(c.validate(), Err(ConfigError::Invalid { field: "packet_bytes_max", .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                field: "packet_bytes_max",
+                ..
+            })
+        ));
     }
 }

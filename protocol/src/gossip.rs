@@ -19,7 +19,9 @@ impl<R: RngCore> Node<R> {
             s != local
                 && match e.state {
                     MemberState::Alive | MemberState::Suspect => true,
-                    MemberState::Failed => now.saturating_duration_since(e.state_change) < dead_time,
+                    MemberState::Failed => {
+                        now.saturating_duration_since(e.state_change) < dead_time
+                    }
                     MemberState::Left => false,
                 }
         });

@@ -171,7 +171,9 @@ impl Table {
         let slots = &self.slots;
         self.index
             .find(name_hash(name), |&i| {
-                slots[i as usize].as_ref().is_some_and(|e| e.name.as_str() == name)
+                slots[i as usize]
+                    .as_ref()
+                    .is_some_and(|e| e.name.as_str() == name)
             })
             .copied()
     }
@@ -199,7 +201,9 @@ impl Table {
         };
         let slots = &self.slots;
         self.index.insert_unique(hash, slot, |&i| {
-            slots[i as usize].as_ref().map_or(0, |e| name_hash(e.name.as_str()))
+            slots[i as usize]
+                .as_ref()
+                .map_or(0, |e| name_hash(e.name.as_str()))
         });
         self.len += 1;
         slot
@@ -208,7 +212,10 @@ impl Table {
     /// Removes the member in `slot`, returning it.
     pub fn remove(&mut self, slot: u32) -> Option<Entry> {
         let entry = self.slots.get_mut(slot as usize)?.take()?;
-        if let Ok(found) = self.index.find_entry(name_hash(entry.name.as_str()), |&i| i == slot) {
+        if let Ok(found) = self
+            .index
+            .find_entry(name_hash(entry.name.as_str()), |&i| i == slot)
+        {
             found.remove();
         }
         self.free.push(slot);
@@ -218,7 +225,10 @@ impl Table {
 
     /// Occupied slots in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
-        self.slots.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, e)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, e)))
     }
 
     /// Heap bytes held by the table and its index (capacity, not just length).
@@ -253,7 +263,10 @@ mod tests {
         let mut t = Table::default();
         let a = t.insert(entry("a"));
         let b = t.insert(entry("b"));
-        assert_eq!((t.find("a"), t.find("b"), t.find("c")), (Some(a), Some(b), None));
+        assert_eq!(
+            (t.find("a"), t.find("b"), t.find("c")),
+            (Some(a), Some(b), None)
+        );
         assert!(t.remove(a).is_some());
         assert_eq!(t.find("a"), None);
         let c = t.insert(entry("c"));
@@ -278,12 +291,20 @@ mod tests {
             }
         }
         for i in 0..2000 {
-            assert_eq!(t.find(&alloc::format!("node-{i}")).is_some(), i % 3 != 0, "node-{i}");
+            assert_eq!(
+                t.find(&alloc::format!("node-{i}")).is_some(),
+                i % 3 != 0,
+                "node-{i}"
+            );
         }
     }
 
     #[test]
     fn an_entry_is_compact() {
-        assert!(core::mem::size_of::<Option<Entry>>() <= 72, "{}", core::mem::size_of::<Option<Entry>>());
+        assert!(
+            core::mem::size_of::<Option<Entry>>() <= 72,
+            "{}",
+            core::mem::size_of::<Option<Entry>>()
+        );
     }
 }

@@ -54,11 +54,19 @@ pub(crate) enum LocalStatus {
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     /// Framed primary messages for one datagram, and their kinds for stats.
-    Datagram { dst: SocketAddr, msgs: Vec<u8>, kinds: heapless::Vec<MessageKind, 4> },
+    Datagram {
+        dst: SocketAddr,
+        msgs: Vec<u8>,
+        kinds: heapless::Vec<MessageKind, 4>,
+    },
     /// A gossip datagram: broadcasts only.
     Gossip { dst: SocketAddr },
     /// A complete stream frame.
-    Stream { dst: SocketAddr, frame: Vec<u8>, kind: MessageKind },
+    Stream {
+        dst: SocketAddr,
+        frame: Vec<u8>,
+        kind: MessageKind,
+    },
 }
 
 /// A Hearsay cluster member as a pure state machine (SWIM + Lifeguard).
@@ -122,7 +130,12 @@ impl<R: RngCore> Node<R> {
     ///
     /// # Errors
     /// [`ConfigError`] when the config or the identity's tags are invalid.
-    pub fn new(config: Config, identity: Identity, rng: R, now: Instant) -> Result<Self, ConfigError> {
+    pub fn new(
+        config: Config,
+        identity: Identity,
+        rng: R,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let tags = identity.tags.encode();
         if tags.len() > config.tags_bytes_max {
@@ -185,7 +198,12 @@ impl<R: RngCore> Node<R> {
     /// # Errors
     /// [`InboundError`] when the datagram (or one of its messages) is rejected; valid
     /// messages in the same packet are still applied. Rejections are counted in `stats()`.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InboundError> {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), InboundError> {
         let now = self.advance(now);
         self.stats.packets_in += 1;
         self.stats.bytes_in += bytes.len() as u64;
@@ -208,7 +226,12 @@ impl<R: RngCore> Node<R> {
     ///
     /// # Errors
     /// As [`handle_datagram`](Self::handle_datagram).
-    pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InboundError> {
+    pub fn handle_stream(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), InboundError> {
         let now = self.advance(now);
         self.stats.stream_frames_in += 1;
         self.stats.stream_bytes_in += bytes.len() as u64;
@@ -316,7 +339,10 @@ impl<R: RngCore> Node<R> {
         let inc = self.local_entry().incarnation;
         self.set_local(now, inc, MemberState::Left);
         let name = self.local_entry().name.clone();
-        let msg = Message::Leave(wire::Leave { node: name.as_str(), incarnation: inc.0 });
+        let msg = Message::Leave(wire::Leave {
+            node: name.as_str(),
+            incarnation: inc.0,
+        });
         self.queue_broadcast(name.as_str(), &msg);
         let me = self.member_snapshot(self.local_slot);
         self.push_event(Event::MemberLeave(me));
@@ -334,7 +360,10 @@ impl<R: RngCore> Node<R> {
         }
         let encoded = tags.encode();
         if encoded.len() > self.config.tags_bytes_max {
-            return Err(CommandError::TagsTooLarge { len: encoded.len(), max: self.config.tags_bytes_max });
+            return Err(CommandError::TagsTooLarge {
+                len: encoded.len(),
+                max: self.config.tags_bytes_max,
+            });
         }
         let inc = self.local_entry().incarnation.next();
         if let Some(e) = self.members.get_mut(self.local_slot) {
@@ -364,7 +393,11 @@ impl<R: RngCore> Node<R> {
                     self.stats.stream_frames_out += 1;
                     self.stats.stream_bytes_out += frame.len() as u64;
                     self.stats.messages_out.bump(kind);
-                    return Some(Transmit { dst, len: buf.len(), channel: Channel::Stream });
+                    return Some(Transmit {
+                        dst,
+                        len: buf.len(),
+                        channel: Channel::Stream,
+                    });
                 }
                 Outgoing::Datagram { dst, msgs, kinds } => {
                     wire::begin_packet(buf, None);
@@ -390,7 +423,10 @@ impl<R: RngCore> Node<R> {
     /// The next instant `handle_timeout` wants to be called at; `None` never happens while
     /// the node runs but is kept for future states.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = self.next_gossip.min(self.next_push_pull).min(self.next_reconnect);
+        let mut t = self
+            .next_gossip
+            .min(self.next_push_pull)
+            .min(self.next_reconnect);
         t = t.min(self.next_seed_reannounce);
         if self.status == LocalStatus::Alive {
             t = t.min(self.next_probe);
@@ -418,7 +454,9 @@ impl<R: RngCore> Node<R> {
 
     /// This node as a member.
     pub fn local(&self) -> MemberRef<'_> {
-        MemberRef { entry: self.local_entry() }
+        MemberRef {
+            entry: self.local_entry(),
+        }
     }
 
     /// Every known member (all states, this node included), in table order.
@@ -428,7 +466,10 @@ impl<R: RngCore> Node<R> {
 
     /// The member called `name`.
     pub fn member(&self, name: &str) -> Option<MemberRef<'_>> {
-        self.members.find(name).and_then(|s| self.members.get(s)).map(|entry| MemberRef { entry })
+        self.members
+            .find(name)
+            .and_then(|s| self.members.get(s))
+            .map(|entry| MemberRef { entry })
     }
 
     /// Number of known members in any state.
@@ -517,7 +558,13 @@ impl<R: RngCore> Node<R> {
         InboundError::Decode(e)
     }
 
-    fn handle_message(&mut self, now: Instant, from: SocketAddr, msg: Message<'_>, channel: Channel) -> Result<(), InboundError> {
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        msg: Message<'_>,
+        channel: Channel,
+    ) -> Result<(), InboundError> {
         self.stats.messages_in.bump(msg.kind());
         let result = match msg {
             Message::Ping(p) => self.on_ping(now, from, &p, channel),
@@ -546,7 +593,11 @@ impl<R: RngCore> Node<R> {
     fn datagram_out(&mut self, dst: SocketAddr, buf: &[u8]) -> Transmit {
         self.stats.packets_out += 1;
         self.stats.bytes_out += buf.len() as u64;
-        Transmit { dst, len: buf.len(), channel: Channel::Datagram }
+        Transmit {
+            dst,
+            len: buf.len(),
+            channel: Channel::Datagram,
+        }
     }
 
     /// Tops `buf` up with broadcasts; returns the bytes added.
@@ -554,7 +605,8 @@ impl<R: RngCore> Node<R> {
         let budget = self.config.packet_bytes_max.saturating_sub(buf.len());
         let limit = self.retransmit_limit();
         let stats = &mut self.stats;
-        self.broadcasts.fill(buf, budget, limit, |k| stats.messages_out.bump(k))
+        self.broadcasts
+            .fill(buf, budget, limit, |k| stats.messages_out.bump(k))
     }
 
     /// `retransmit_mult × ⌈log10(N+1)⌉`; ⌈log10(N+1)⌉ is the digit count of N.
@@ -607,7 +659,11 @@ impl<R: RngCore> Node<R> {
             wire::push_message(&mut framed, m);
             let _ = kinds.push(m.kind());
         }
-        self.queue_out(Outgoing::Datagram { dst, msgs: framed, kinds });
+        self.queue_out(Outgoing::Datagram {
+            dst,
+            msgs: framed,
+            kinds,
+        });
     }
 
     /// Queues a gossip datagram to `dst`.
@@ -634,7 +690,12 @@ impl<R: RngCore> Node<R> {
         let mut bytes = core::mem::take(&mut self.scratch);
         bytes.clear();
         wire::encode_message(msg, &mut bytes);
-        self.broadcasts.push(key, msg.kind(), bytes.as_slice().into(), self.config.broadcast_queue_max);
+        self.broadcasts.push(
+            key,
+            msg.kind(),
+            bytes.as_slice().into(),
+            self.config.broadcast_queue_max,
+        );
         self.scratch = bytes;
         self.stats.broadcasts_queued += 1;
     }

@@ -14,12 +14,12 @@ use core::net::SocketAddr;
 
 use rand_core::RngCore;
 
+use crate::error::InboundError;
 use crate::member::{MemberState, name_hash};
 use crate::node::{Channel, Node};
 use crate::time::Instant;
 use crate::types::NodeName;
 use crate::wire::{self, Message};
-use crate::error::InboundError;
 
 /// The probe in progress.
 #[derive(Clone, Debug)]
@@ -36,7 +36,11 @@ pub(crate) struct Probe {
 
 impl Probe {
     pub fn next_deadline(&self) -> Instant {
-        if self.indirect_sent { self.end } else { self.ack_deadline.min(self.end) }
+        if self.indirect_sent {
+            self.end
+        } else {
+            self.ack_deadline.min(self.end)
+        }
     }
 }
 
@@ -59,10 +63,12 @@ impl Relay {
 impl<R: RngCore> Node<R> {
     /// Advances the probe cycle: indirect step, end of period, next probe.
     pub(crate) fn probe_tick(&mut self, now: Instant) {
-        if let Some(p) = &self.probe {
-            if !p.indirect_sent && now >= p.ack_deadline {
-                self.indirect_probe(now);
-            }
+        if self
+            .probe
+            .as_ref()
+            .is_some_and(|p| !p.indirect_sent && now >= p.ack_deadline)
+        {
+            self.indirect_probe(now);
         }
         if self.probe.as_ref().is_some_and(|p| now >= p.end) {
             self.finish_failed_probe(now);
@@ -117,7 +123,8 @@ impl<R: RngCore> Node<R> {
             }
             let slot = self.probe_order[self.probe_pos];
             self.probe_pos += 1;
-            if slot != self.local_slot && self.members.get(slot).is_some_and(|e| e.state.is_live()) {
+            if slot != self.local_slot && self.members.get(slot).is_some_and(|e| e.state.is_live())
+            {
                 return Some(slot);
             }
         }
@@ -126,8 +133,12 @@ impl<R: RngCore> Node<R> {
     fn start_probe(&mut self, now: Instant) {
         let interval = self.awareness.scale(self.config.probe_interval);
         self.next_probe = now + interval;
-        let Some(slot) = self.next_target() else { return };
-        let Some(target) = self.members.get(slot).cloned() else { return };
+        let Some(slot) = self.next_target() else {
+            return;
+        };
+        let Some(target) = self.members.get(slot).cloned() else {
+            return;
+        };
         let me = self.local_entry().name.clone();
         let seq = self.next_seq();
         let ping = Message::Ping(wire::Ping {
@@ -164,7 +175,9 @@ impl<R: RngCore> Node<R> {
         let Some(p) = self.probe.as_mut() else { return };
         p.indirect_sent = true;
         let (slot, seq) = (p.slot, p.seq);
-        let Some(target) = self.members.get(slot).cloned() else { return };
+        let Some(target) = self.members.get(slot).cloned() else {
+            return;
+        };
         let local = self.local_slot;
         let k = usize::from(self.config.indirect_checks);
         let helpers = self.random_members(k, |s, e| {
@@ -173,7 +186,9 @@ impl<R: RngCore> Node<R> {
         let me = self.local_entry().name.clone();
         let nack = self.config.lifeguard;
         for &h in &helpers {
-            let Some(addr) = self.members.get(h).map(|e| e.socket_addr()) else { continue };
+            let Some(addr) = self.members.get(h).map(|e| e.socket_addr()) else {
+                continue;
+            };
             let req = Message::PingReq(wire::PingReq {
                 seq,
                 target: target.name.as_str(),
@@ -211,7 +226,9 @@ impl<R: RngCore> Node<R> {
             };
             self.awareness.apply(delta as i32);
         }
-        let Some(e) = self.members.get(p.slot) else { return };
+        let Some(e) = self.members.get(p.slot) else {
+            return;
+        };
         if name_hash(e.name.as_str()) != p.name_hash || !e.state.is_live() {
             return;
         }
@@ -236,29 +253,35 @@ impl<R: RngCore> Node<R> {
             self.send_datagram(r.requester, &[Message::Ack(wire::Ack { seq: r.orig_seq })]);
             return;
         }
-        if let Some((rseq, slot)) = self.reconnect_ping {
-            if rseq == seq {
-                self.reconnect_ping = None;
-                if let Some(e) = self.members.get(slot) {
-                    if e.state == MemberState::Failed {
-                        let addr = e.socket_addr();
-                        self.send_push_pull(self.now, addr, false, false);
-                    }
-                }
+        if let Some((rseq, slot)) = self.reconnect_ping
+            && rseq == seq
+        {
+            self.reconnect_ping = None;
+            if let Some(e) = self.members.get(slot)
+                && e.state == MemberState::Failed
+            {
+                let addr = e.socket_addr();
+                self.send_push_pull(self.now, addr, false, false);
             }
         }
     }
 
     pub(crate) fn on_nack(&mut self, seq: u32) {
-        if let Some(p) = self.probe.as_mut() {
-            if p.seq == seq {
-                p.nacks += 1;
-                self.stats.nacks_received += 1;
-            }
+        if let Some(p) = self.probe.as_mut()
+            && p.seq == seq
+        {
+            p.nacks += 1;
+            self.stats.nacks_received += 1;
         }
     }
 
-    pub(crate) fn on_ping(&mut self, _now: Instant, from: SocketAddr, p: &wire::Ping<'_>, channel: Channel) -> Result<(), InboundError> {
+    pub(crate) fn on_ping(
+        &mut self,
+        _now: Instant,
+        from: SocketAddr,
+        p: &wire::Ping<'_>,
+        channel: Channel,
+    ) -> Result<(), InboundError> {
         if !NodeName::is_valid(p.source) {
             return Err(InboundError::InvalidField);
         }
@@ -274,7 +297,11 @@ impl<R: RngCore> Node<R> {
         Ok(())
     }
 
-    pub(crate) fn on_ping_req(&mut self, now: Instant, p: &wire::PingReq<'_>) -> Result<(), InboundError> {
+    pub(crate) fn on_ping_req(
+        &mut self,
+        now: Instant,
+        p: &wire::PingReq<'_>,
+    ) -> Result<(), InboundError> {
         if !NodeName::is_valid(p.target) || !NodeName::is_valid(p.source) {
             return Err(InboundError::InvalidField);
         }
@@ -317,7 +344,11 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Up to `k` distinct random members accepted by `pick`, in random order.
-    pub(crate) fn random_members(&mut self, k: usize, pick: impl Fn(u32, &crate::member::Entry) -> bool) -> Vec<u32> {
+    pub(crate) fn random_members(
+        &mut self,
+        k: usize,
+        pick: impl Fn(u32, &crate::member::Entry) -> bool,
+    ) -> Vec<u32> {
         let mut chosen: Vec<u32> = Vec::with_capacity(k);
         if k == 0 {
             return chosen;

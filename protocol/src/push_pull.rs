@@ -47,20 +47,34 @@ impl<R: RngCore> Node<R> {
         }
         let interval = push_pull_scale(self.config.push_pull_interval, self.live_count);
         // The first exchange is staggered so nodes started together do not sync up.
-        let wait = if initial { self.random_span(interval) } else { interval };
+        let wait = if initial {
+            self.random_span(interval)
+        } else {
+            interval
+        };
         self.next_push_pull = now + wait;
     }
 
     pub(crate) fn periodic_push_pull(&mut self, now: Instant) {
         let local = self.local_slot;
         let peer = self.random_members(1, |s, e| s != local && e.state == MemberState::Alive);
-        if let Some(addr) = peer.first().and_then(|&s| self.members.get(s)).map(|e| e.socket_addr()) {
+        if let Some(addr) = peer
+            .first()
+            .and_then(|&s| self.members.get(s))
+            .map(|e| e.socket_addr())
+        {
             self.send_push_pull(now, addr, false, false);
         }
     }
 
     /// Queues our full state to `dst`.
-    pub(crate) fn send_push_pull(&mut self, _now: Instant, dst: SocketAddr, join: bool, reply: bool) {
+    pub(crate) fn send_push_pull(
+        &mut self,
+        _now: Instant,
+        dst: SocketAddr,
+        join: bool,
+        reply: bool,
+    ) {
         let budget = self.config.stream_bytes_max.saturating_sub(64);
         let mut used = 0;
         let mut truncated = false;
@@ -68,7 +82,8 @@ impl<R: RngCore> Node<R> {
         // Ourselves first, so a truncated state still introduces us.
         let local = self.local_slot;
         let me = self.local_entry();
-        let ordered = core::iter::once((local, me)).chain(self.members.iter().filter(|(s, _)| *s != local));
+        let ordered =
+            core::iter::once((local, me)).chain(self.members.iter().filter(|(s, _)| *s != local));
         for (_, e) in ordered {
             let need = e.name.as_str().len() + e.tags_bytes().len() + MEMBER_OVERHEAD_BYTES;
             if used + need > budget {
@@ -104,7 +119,11 @@ impl<R: RngCore> Node<R> {
         self.send_stream_frame(dst, frame, MessageKind::PushPull);
     }
 
-    pub(crate) fn on_push_pull(&mut self, now: Instant, p: &wire::PushPull<'_>) -> Result<(), InboundError> {
+    pub(crate) fn on_push_pull(
+        &mut self,
+        now: Instant,
+        p: &wire::PushPull<'_>,
+    ) -> Result<(), InboundError> {
         if !NodeName::is_valid(p.source) {
             return Err(InboundError::InvalidField);
         }
@@ -128,12 +147,22 @@ impl<R: RngCore> Node<R> {
         first_err.map_or(Ok(()), Err)
     }
 
-    fn merge_member(&mut self, now: Instant, m: &PushPullMember<'_>, from: &str) -> Result<(), InboundError> {
+    fn merge_member(
+        &mut self,
+        now: Instant,
+        m: &PushPullMember<'_>,
+        from: &str,
+    ) -> Result<(), InboundError> {
         let inc = Incarnation(m.incarnation);
         match m.state {
             WireState::Alive => self.on_alive(
                 now,
-                &wire::Alive { node: m.name, incarnation: m.incarnation, addr: m.addr, tags: m.tags },
+                &wire::Alive {
+                    node: m.name,
+                    incarnation: m.incarnation,
+                    addr: m.addr,
+                    tags: m.tags,
+                },
             ),
             WireState::Left => self.on_leave(now, m.name, inc),
             WireState::Suspect | WireState::Dead => self.on_suspect(now, m.name, inc, from),
@@ -146,13 +175,19 @@ impl<R: RngCore> Node<R> {
             .gone
             .iter()
             .copied()
-            .filter(|&s| self.members.get(s).is_some_and(|e| e.state == MemberState::Failed))
+            .filter(|&s| {
+                self.members
+                    .get(s)
+                    .is_some_and(|e| e.state == MemberState::Failed)
+            })
             .collect();
         if failed.is_empty() {
             return;
         }
         let slot = failed[self.random_below(failed.len())];
-        let Some(target) = self.members.get(slot).cloned() else { return };
+        let Some(target) = self.members.get(slot).cloned() else {
+            return;
+        };
         let me = self.local_entry().name.clone();
         let seq = self.next_seq();
         let ping = Message::Ping(wire::Ping {
@@ -172,7 +207,10 @@ impl<R: RngCore> Node<R> {
             .iter()
             .copied()
             .filter(|seed| {
-                !self.members.iter().any(|(_, e)| e.state.is_live() && e.socket_addr() == *seed)
+                !self
+                    .members
+                    .iter()
+                    .any(|(_, e)| e.state.is_live() && e.socket_addr() == *seed)
             })
             .collect();
         if candidates.is_empty() {

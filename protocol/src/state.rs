@@ -24,17 +24,27 @@ use crate::types::{Incarnation, NodeName};
 use crate::wire::{self, Message, WireAddr};
 
 fn check_name(name: &str) -> Result<(), InboundError> {
-    if NodeName::is_valid(name) { Ok(()) } else { Err(InboundError::InvalidField) }
+    if NodeName::is_valid(name) {
+        Ok(())
+    } else {
+        Err(InboundError::InvalidField)
+    }
 }
 
 fn check_addr(addr: WireAddr) -> Result<(), InboundError> {
-    if SocketAddr::from(addr).port() == 0 { Err(InboundError::InvalidField) } else { Ok(()) }
+    if SocketAddr::from(addr).port() == 0 {
+        Err(InboundError::InvalidField)
+    } else {
+        Ok(())
+    }
 }
 
 impl<R: RngCore> Node<R> {
     /// Moves `slot` to `state`, keeping the live count, the gone set and the timestamp.
     pub(crate) fn set_state(&mut self, slot: u32, state: MemberState, now: Instant) {
-        let Some(e) = self.members.get_mut(slot) else { return };
+        let Some(e) = self.members.get_mut(slot) else {
+            return;
+        };
         let old = e.state;
         if old != state {
             e.state = state;
@@ -86,7 +96,11 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Applies an alive message (gossip or push-pull).
-    pub(crate) fn on_alive(&mut self, now: Instant, a: &wire::Alive<'_>) -> Result<(), InboundError> {
+    pub(crate) fn on_alive(
+        &mut self,
+        now: Instant,
+        a: &wire::Alive<'_>,
+    ) -> Result<(), InboundError> {
         check_name(a.node)?;
         check_addr(a.addr)?;
         if a.tags.len() > self.config.tags_bytes_max {
@@ -125,7 +139,9 @@ impl<R: RngCore> Node<R> {
             }
             return Ok(());
         }
-        let Some(e) = self.members.get_mut(slot) else { return Ok(()) };
+        let Some(e) = self.members.get_mut(slot) else {
+            return Ok(());
+        };
         if inc <= e.incarnation {
             return Ok(());
         }
@@ -154,17 +170,27 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Applies a suspicion of `node` at `inc` raised by `from`.
-    pub(crate) fn on_suspect(&mut self, now: Instant, node: &str, inc: Incarnation, from: &str) -> Result<(), InboundError> {
+    pub(crate) fn on_suspect(
+        &mut self,
+        now: Instant,
+        node: &str,
+        inc: Incarnation,
+        from: &str,
+    ) -> Result<(), InboundError> {
         check_name(node)?;
         check_name(from)?;
-        let Some(slot) = self.members.find(node) else { return Ok(()) };
+        let Some(slot) = self.members.find(node) else {
+            return Ok(());
+        };
         if slot == self.local_slot {
             if self.status == LocalStatus::Alive && inc >= self.local_entry().incarnation {
                 self.refute(now, inc);
             }
             return Ok(());
         }
-        let Some(e) = self.members.get_mut(slot) else { return Ok(()) };
+        let Some(e) = self.members.get_mut(slot) else {
+            return Ok(());
+        };
         if inc < e.incarnation || !e.state.is_live() {
             return Ok(());
         }
@@ -184,14 +210,25 @@ impl<R: RngCore> Node<R> {
                 None => false,
             };
             if confirmed {
-                let msg = Message::Suspect(wire::Suspect { node, incarnation: inc.0, from });
+                let msg = Message::Suspect(wire::Suspect {
+                    node,
+                    incarnation: inc.0,
+                    from,
+                });
                 self.queue_broadcast(node, &msg);
             }
             return Ok(());
         }
         e.incarnation = inc;
         self.set_state(slot, MemberState::Suspect, now);
-        self.queue_broadcast(node, &Message::Suspect(wire::Suspect { node, incarnation: inc.0, from }));
+        self.queue_broadcast(
+            node,
+            &Message::Suspect(wire::Suspect {
+                node,
+                incarnation: inc.0,
+                from,
+            }),
+        );
         self.start_suspicion(slot, name_hash(from), now);
         Ok(())
     }
@@ -227,7 +264,9 @@ impl<R: RngCore> Node<R> {
             }
             self.suspicion_timers.pop_first();
             self.suspicions.remove(&slot);
-            let Some(e) = self.members.get(slot) else { continue };
+            let Some(e) = self.members.get(slot) else {
+                continue;
+            };
             if e.state != MemberState::Suspect {
                 continue;
             }
@@ -239,47 +278,79 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Applies a declaration that `node` failed at `inc`.
-    pub(crate) fn on_dead(&mut self, now: Instant, node: &str, inc: Incarnation, from: &str) -> Result<(), InboundError> {
+    pub(crate) fn on_dead(
+        &mut self,
+        now: Instant,
+        node: &str,
+        inc: Incarnation,
+        from: &str,
+    ) -> Result<(), InboundError> {
         check_name(node)?;
         check_name(from)?;
-        let Some(slot) = self.members.find(node) else { return Ok(()) };
+        let Some(slot) = self.members.find(node) else {
+            return Ok(());
+        };
         if slot == self.local_slot {
             if self.status == LocalStatus::Alive && inc >= self.local_entry().incarnation {
                 self.refute(now, inc);
             }
             return Ok(());
         }
-        let Some(e) = self.members.get_mut(slot) else { return Ok(()) };
+        let Some(e) = self.members.get_mut(slot) else {
+            return Ok(());
+        };
         if inc < e.incarnation || !e.state.is_live() {
             return Ok(());
         }
         e.incarnation = inc;
         self.clear_suspicion(slot);
         self.set_state(slot, MemberState::Failed, now);
-        self.queue_broadcast(node, &Message::Dead(wire::Dead { node, incarnation: inc.0, from }));
+        self.queue_broadcast(
+            node,
+            &Message::Dead(wire::Dead {
+                node,
+                incarnation: inc.0,
+                from,
+            }),
+        );
         let m = self.member_snapshot(slot);
         self.push_event(Event::MemberFailed(m));
         Ok(())
     }
 
     /// Applies a graceful leave of `node` at `inc`.
-    pub(crate) fn on_leave(&mut self, now: Instant, node: &str, inc: Incarnation) -> Result<(), InboundError> {
+    pub(crate) fn on_leave(
+        &mut self,
+        now: Instant,
+        node: &str,
+        inc: Incarnation,
+    ) -> Result<(), InboundError> {
         check_name(node)?;
-        let Some(slot) = self.members.find(node) else { return Ok(()) };
+        let Some(slot) = self.members.find(node) else {
+            return Ok(());
+        };
         if slot == self.local_slot {
             if self.status == LocalStatus::Alive && inc >= self.local_entry().incarnation {
                 self.refute(now, inc);
             }
             return Ok(());
         }
-        let Some(e) = self.members.get_mut(slot) else { return Ok(()) };
+        let Some(e) = self.members.get_mut(slot) else {
+            return Ok(());
+        };
         if inc < e.incarnation || e.state == MemberState::Left {
             return Ok(());
         }
         e.incarnation = inc;
         self.clear_suspicion(slot);
         self.set_state(slot, MemberState::Left, now);
-        self.queue_broadcast(node, &Message::Leave(wire::Leave { node, incarnation: inc.0 }));
+        self.queue_broadcast(
+            node,
+            &Message::Leave(wire::Leave {
+                node,
+                incarnation: inc.0,
+            }),
+        );
         let m = self.member_snapshot(slot);
         self.push_event(Event::MemberLeave(m));
         Ok(())

@@ -16,7 +16,10 @@ pub fn suspicion_timeout(mult: u32, n: usize, interval: Duration) -> Duration {
     let scale_millis = (scale * 1000.0) as u64;
     let micros = u64::try_from(interval.as_micros()).unwrap_or(u64::MAX);
     Duration::from_micros(
-        micros.saturating_mul(u64::from(mult)).saturating_mul(scale_millis) / 1000,
+        micros
+            .saturating_mul(u64::from(mult))
+            .saturating_mul(scale_millis)
+            / 1000,
     )
 }
 
@@ -39,7 +42,14 @@ impl Suspicion {
         let mut seen = heapless::Vec::new();
         let _ = seen.push(from);
         let timeout = if k == 0 { min } else { max.max(min) };
-        Self { start: now, min, max: max.max(min), k, seen, deadline: now + timeout }
+        Self {
+            start: now,
+            min,
+            max: max.max(min),
+            k,
+            seen,
+            deadline: now + timeout,
+        }
     }
 
     pub fn deadline(&self) -> Instant {
@@ -87,7 +97,10 @@ mod tests {
         assert_eq!(suspicion_timeout(4, 10, s), Duration::from_secs(4));
         assert_eq!(suspicion_timeout(4, 100, s), Duration::from_secs(8));
         assert_eq!(suspicion_timeout(4, 1000, s), Duration::from_secs(12));
-        assert_eq!(suspicion_timeout(5, 50, Duration::from_millis(200)), Duration::from_millis(1698));
+        assert_eq!(
+            suspicion_timeout(5, 50, Duration::from_millis(200)),
+            Duration::from_millis(1698)
+        );
     }
 
     #[test]
@@ -110,7 +123,13 @@ mod tests {
 
     #[test]
     fn zero_k_means_the_minimum_timeout() {
-        let s = Suspicion::new(1, 0, Duration::from_secs(4), Duration::from_secs(24), Instant::ZERO);
+        let s = Suspicion::new(
+            1,
+            0,
+            Duration::from_secs(4),
+            Duration::from_secs(24),
+            Instant::ZERO,
+        );
         assert_eq!(s.deadline(), Instant::from_secs(4));
     }
 }

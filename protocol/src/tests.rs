@@ -1,0 +1,960 @@
+//! Message-level tests: a few nodes wired through in-memory queues with virtual time.
+
+#![allow(clippy::unwrap_used)]
+
+extern crate std;
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+use crate::wire::{self, Message};
+use crate::*;
+
+type TestNode = Node<ChaCha8Rng>;
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 1, (i + 1) as u8], 7946))
+}
+
+fn name(i: usize) -> String {
+    format!("node-{i}")
+}
+
+fn new_node(i: usize, at: SocketAddr, config: &Config, seed: u64, now: Instant) -> TestNode {
+    let id = Identity::new(NodeName::new(&name(i)).unwrap(), at);
+    Node::new(
+        config.clone(),
+        id,
+        ChaCha8Rng::seed_from_u64(seed ^ (i as u64 * 7919)),
+        now,
+    )
+    .unwrap()
+}
+
+/// A packet on its way: destination, source index, channel, bytes.
+type InFlight = (SocketAddr, usize, Channel, Vec<u8>);
+
+/// A handful of nodes, a virtual clock and an in-memory network with fixed latency.
+struct Cluster {
+    config: Config,
+
+    nodes: Vec<Option<TestNode>>,
+    addrs: Vec<SocketAddr>,
+    now: Instant,
+    latency: Duration,
+    /// (delivery time, sequence) → (destination address, source index, channel, bytes)
+    inflight: BTreeMap<(Instant, u64), InFlight>,
+    next_seq: u64,
+    /// Pairs (from, to) whose traffic is dropped.
+    blocked: BTreeSet<(usize, usize)>,
+    events: Vec<(usize, Event)>,
+    /// Every transmit, for determinism checks.
+    log: Vec<u8>,
+}
+
+impl Cluster {
+    fn new(n: usize, config: Config, seed: u64) -> Self {
+        let addrs: Vec<SocketAddr> = (0..n).map(addr).collect();
+        let nodes = (0..n)
+            .map(|i| Some(new_node(i, addrs[i], &config, seed, Instant::ZERO)))
+            .collect();
+        let mut c = Self {
+            config,
+
+            nodes,
+            addrs,
+            now: Instant::ZERO,
+            latency: Duration::from_millis(1),
+            inflight: BTreeMap::new(),
+            next_seq: 0,
+            blocked: BTreeSet::new(),
+            events: Vec::new(),
+            log: Vec::new(),
+        };
+        c.flush_all();
+        c
+    }
+
+    /// Every node but the first joins through the first; runs until `secs`.
+    fn joined(n: usize, config: Config, seed: u64, secs: u64) -> Self {
+        let mut c = Self::new(n, config, seed);
+        for i in 1..n {
+            c.node(i).join(Instant::ZERO, &[addr(0)]).unwrap();
+        }
+        c.flush_all();
+        c.run_until(Instant::from_secs(secs));
+        c
+    }
+
+    fn node(&mut self, i: usize) -> &mut TestNode {
+        self.nodes[i].as_mut().unwrap()
+    }
+
+    fn view(&self, observer: usize, of: usize) -> Option<(MemberState, Incarnation)> {
+        let n = self.nodes[observer].as_ref()?;
+        n.member(&name(of)).map(|m| (m.state(), m.incarnation()))
+    }
+
+    fn index_of(&self, a: SocketAddr) -> Option<usize> {
+        self.addrs.iter().position(|x| *x == a)
+    }
+
+    fn flush(&mut self, i: usize) {
+        let now = self.now;
+        let mut buf = Vec::new();
+        loop {
+            let Some(node) = self.nodes[i].as_mut() else {
+                return;
+            };
+            let Some(t) = node.poll_transmit(now, &mut buf) else {
+                break;
+            };
+            assert!(
+                t.channel == Channel::Stream || t.len <= node.config().packet_bytes_max,
+                "datagram over budget"
+            );
+            self.log.extend_from_slice(&now.as_micros().to_le_bytes());
+            self.log.extend_from_slice(&buf[..t.len]);
+            self.next_seq += 1;
+            self.inflight.insert(
+                (now + self.latency, self.next_seq),
+                (t.dst, i, t.channel, buf[..t.len].to_vec()),
+            );
+        }
+        while let Some(e) = self.nodes[i].as_mut().and_then(Node::poll_event) {
+            self.log.extend_from_slice(e.name().as_bytes());
+            self.events.push((i, e));
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.flush(i);
+        }
+    }
+
+    fn run_until(&mut self, end: Instant) {
+        loop {
+            let next_net = self.inflight.keys().next().map(|k| k.0);
+            let next_timer = self
+                .nodes
+                .iter()
+                .flatten()
+                .filter_map(Node::poll_timeout)
+                .min();
+            let next = match (next_net, next_timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(Instant::MAX),
+            };
+            if next > end {
+                self.now = end;
+                return;
+            }
+            self.now = next;
+            if next_net == Some(next) {
+                let (_, (dst, from, channel, bytes)) = self.inflight.pop_first().unwrap();
+                let Some(to) = self.index_of(dst) else {
+                    continue;
+                };
+                if self.blocked.contains(&(from, to)) {
+                    continue;
+                }
+                let src = self.addrs[from];
+                let now = self.now;
+                let Some(node) = self.nodes[to].as_mut() else {
+                    continue;
+                };
+                let _ = match channel {
+                    Channel::Datagram => node.handle_datagram(now, src, &bytes),
+                    Channel::Stream => node.handle_stream(now, src, &bytes),
+                };
+                self.flush(to);
+            } else {
+                let now = self.now;
+                for i in 0..self.nodes.len() {
+                    let due = self.nodes[i]
+                        .as_ref()
+                        .and_then(Node::poll_timeout)
+                        .is_some_and(|t| t <= now);
+                    if due {
+                        self.node(i).handle_timeout(now);
+                        self.flush(i);
+                    }
+                }
+            }
+        }
+    }
+
+    fn crash(&mut self, i: usize) {
+        self.nodes[i] = None;
+    }
+
+    fn partition(&mut self, a: &[usize], b: &[usize]) {
+        for &x in a {
+            for &y in b {
+                self.blocked.insert((x, y));
+                self.blocked.insert((y, x));
+            }
+        }
+    }
+
+    fn live(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_some())
+            .collect()
+    }
+
+    fn all_see(&self, of: usize, state: MemberState) -> bool {
+        self.live()
+            .into_iter()
+            .filter(|&o| o != of)
+            .all(|o| self.view(o, of).map(|v| v.0) == Some(state))
+    }
+
+    fn converged(&self) -> bool {
+        let live = self.live();
+        live.iter().all(|&o| {
+            live.iter()
+                .all(|&m| self.view(o, m).map(|v| v.0) == Some(MemberState::Alive))
+        })
+    }
+}
+
+fn digest(config: Config, seed: u64) -> Vec<u8> {
+    let mut c = Cluster::joined(5, config, seed, 20);
+    c.crash(4);
+    c.run_until(Instant::from_secs(60));
+    c.log
+}
+
+#[test]
+fn nodes_joining_through_one_seed_all_see_each_other_alive() {
+    let c = Cluster::joined(8, Config::lan(), 1, 3);
+    assert!(c.converged(), "not converged after 3 s");
+    let joins = c
+        .events
+        .iter()
+        .filter(|(o, e)| *o == 0 && matches!(e, Event::MemberJoin(_)))
+        .count();
+    assert_eq!(joins, 8, "node 0 saw itself and 7 joins");
+}
+
+#[test]
+fn a_crashed_node_is_declared_failed_by_everyone() {
+    let mut c = Cluster::joined(6, Config::lan(), 2, 5);
+    c.crash(5);
+    let crash_at = c.now;
+    // Suspicion min = 4 × 1 × 1 s; max = 6 × min = 24 s; plus a probe round or two.
+    c.run_until(crash_at + Duration::from_secs(40));
+    assert!(c.all_see(5, MemberState::Failed));
+    let failed = c
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::MemberFailed(m) if m.name.as_str() == "node-5"))
+        .count();
+    assert_eq!(failed, 5, "each live node reports the failure once");
+    // No false positives: every live node still alive everywhere, incarnations untouched.
+    for o in c.live() {
+        for m in c.live() {
+            assert_eq!(
+                c.view(o, m),
+                Some((MemberState::Alive, Incarnation(0))),
+                "{o} sees {m}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_crashed_node_is_detected_faster_with_confirmations_than_the_maximum_timeout() {
+    let mut c = Cluster::joined(8, Config::lan(), 3, 5);
+    c.crash(7);
+    let crash_at = c.now;
+    let mut first_failed = None;
+    for step in 1..=60 {
+        c.run_until(crash_at + Duration::from_millis(500 * step));
+        if first_failed.is_none()
+            && c.live()
+                .iter()
+                .any(|&o| c.view(o, 7).map(|v| v.0) == Some(MemberState::Failed))
+        {
+            first_failed = Some(c.now.saturating_duration_since(crash_at));
+        }
+    }
+    let t = first_failed.expect("failure never declared");
+    // max timeout at N=8 is 24 s; confirmations should cut it well below that.
+    assert!(t < Duration::from_secs(20), "first failure after {t:?}");
+}
+
+#[test]
+fn a_false_suspicion_is_refuted_with_a_higher_incarnation() {
+    let mut c = Cluster::joined(4, Config::lan(), 4, 3);
+    let mut pkt = Vec::new();
+    wire::begin_packet(&mut pkt, None);
+    wire::push_message(
+        &mut pkt,
+        &Message::Suspect(wire::Suspect {
+            node: "node-1",
+            incarnation: 0,
+            from: "node-2",
+        }),
+    );
+    let now = c.now;
+    c.node(3).handle_datagram(now, addr(2), &pkt).unwrap();
+    c.flush(3);
+    assert_eq!(c.view(3, 1).map(|v| v.0), Some(MemberState::Suspect));
+    c.run_until(now + Duration::from_secs(5));
+    for o in 0..4 {
+        assert_eq!(
+            c.view(o, 1),
+            Some((MemberState::Alive, Incarnation(1))),
+            "observer {o}"
+        );
+    }
+    assert_eq!(c.nodes[1].as_ref().unwrap().stats().refutations, 1);
+}
+
+#[test]
+fn a_graceful_leave_is_seen_as_left_everywhere() {
+    let mut c = Cluster::joined(5, Config::lan(), 5, 3);
+    let now = c.now;
+    c.node(2).leave(now);
+    c.flush(2);
+    c.run_until(now + Duration::from_secs(3));
+    assert!(c.all_see(2, MemberState::Left));
+    c.crash(2);
+    c.run_until(now + Duration::from_secs(60));
+    assert!(
+        c.all_see(2, MemberState::Left),
+        "left stays left, never failed"
+    );
+    assert!(
+        !c.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::MemberFailed(_)))
+    );
+}
+
+#[test]
+fn a_node_restarting_under_its_name_at_a_new_address_wins_it_back() {
+    let mut c = Cluster::joined(5, Config::lan(), 6, 3);
+    c.crash(4);
+    c.run_until(c.now + Duration::from_secs(2));
+    // Same name, new address, fresh state (incarnation 0).
+    let new_addr = SocketAddr::from(([127, 0, 2, 99], 8000));
+    c.addrs[4] = new_addr;
+    let now = c.now;
+    let mut n = new_node(4, new_addr, &c.config, 99, now);
+    n.join(now, &[addr(0)]).unwrap();
+    c.nodes[4] = Some(n);
+    c.flush(4);
+    c.run_until(now + Duration::from_secs(5));
+    assert!(c.converged());
+    for o in 0..4 {
+        let m = c.nodes[o].as_ref().unwrap().member("node-4").unwrap();
+        assert_eq!(m.addr(), new_addr, "observer {o} has the new address");
+    }
+}
+
+#[test]
+fn a_restarted_node_wins_back_its_name_after_being_declared_failed() {
+    let mut c = Cluster::joined(5, Config::lan(), 7, 3);
+    c.crash(3);
+    c.run_until(c.now + Duration::from_secs(40));
+    assert!(c.all_see(3, MemberState::Failed));
+    let now = c.now;
+    let mut n = new_node(3, addr(3), &c.config, 123, now);
+    n.join(now, &[addr(0)]).unwrap();
+    c.nodes[3] = Some(n);
+    c.flush(3);
+    c.run_until(now + Duration::from_secs(5));
+    assert!(c.converged(), "restarted node alive everywhere");
+}
+
+#[test]
+fn a_healed_partition_converges_within_a_few_seconds() {
+    let mut c = Cluster::joined(6, Config::lan(), 8, 3);
+    c.partition(&[0, 1, 2], &[3, 4, 5]);
+    c.run_until(c.now + Duration::from_secs(60));
+    assert!(
+        c.all_see(0, MemberState::Alive) || c.view(3, 0).map(|v| v.0) == Some(MemberState::Failed)
+    );
+    assert_eq!(c.view(3, 0).map(|v| v.0), Some(MemberState::Failed));
+    assert_eq!(c.view(0, 3).map(|v| v.0), Some(MemberState::Failed));
+    c.blocked.clear();
+    let healed = c.now;
+    let mut converged_at = None;
+    for step in 1..=40 {
+        c.run_until(healed + Duration::from_millis(250 * step));
+        if c.converged() {
+            converged_at = Some(c.now.saturating_duration_since(healed));
+            break;
+        }
+    }
+    let t = converged_at.expect("partition never healed in 10 s");
+    assert!(t <= Duration::from_secs(5), "healed after {t:?}");
+}
+
+#[test]
+fn a_healed_partition_converges_even_after_both_sides_reaped_each_other() {
+    let mut config = Config::lan();
+    config.reconnect_timeout = Duration::from_secs(40);
+    config.seed_reannounce_interval = Duration::from_secs(2);
+    let mut c = Cluster::joined(4, config, 9, 3);
+    c.partition(&[0, 1], &[2, 3]);
+    c.run_until(c.now + Duration::from_secs(120));
+    assert_eq!(c.view(0, 2), None, "reaped");
+    assert_eq!(c.view(2, 0), None, "reaped");
+    c.blocked.clear();
+    c.run_until(c.now + Duration::from_secs(8));
+    assert!(c.converged(), "seeds re-announce heals a reaped partition");
+}
+
+#[test]
+fn the_same_seed_and_inputs_give_byte_identical_output() {
+    let a = digest(Config::lan(), 42);
+    let b = digest(Config::lan(), 42);
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    assert_ne!(a, digest(Config::lan(), 43), "the seed matters");
+}
+
+#[test]
+fn plain_swim_mode_still_detects_failures() {
+    let mut config = Config::lan();
+    config.lifeguard = false;
+    let mut c = Cluster::joined(5, config, 10, 5);
+    c.crash(1);
+    c.run_until(c.now + Duration::from_secs(20));
+    assert!(c.all_see(1, MemberState::Failed));
+    for i in c.live() {
+        assert_eq!(
+            c.nodes[i].as_ref().unwrap().health_score(),
+            0,
+            "no health score without Lifeguard"
+        );
+    }
+}
+
+#[test]
+fn tag_updates_reach_everyone_with_a_higher_incarnation() {
+    let mut c = Cluster::joined(4, Config::lan(), 11, 3);
+    let now = c.now;
+    let tags: Tags = [("role", "db")].into_iter().collect();
+    c.node(2).set_tags(now, &tags).unwrap();
+    c.flush(2);
+    c.run_until(now + Duration::from_secs(3));
+    for o in 0..4 {
+        let m = c.nodes[o].as_ref().unwrap().member("node-2").unwrap();
+        assert_eq!(m.tags().get("role"), Some("db"), "observer {o}");
+        assert_eq!(m.incarnation(), Incarnation(1));
+    }
+    let updates = c
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::MemberUpdate(_)))
+        .count();
+    assert_eq!(updates, 4, "three observers and the node itself");
+    let big: Tags = [("k", "v".repeat(600))].into_iter().collect();
+    assert!(matches!(
+        c.node(2).set_tags(now, &big),
+        Err(CommandError::TagsTooLarge { .. })
+    ));
+}
+
+#[test]
+fn failed_members_are_reaped_after_the_reconnect_timeout() {
+    let mut config = Config::lan();
+    config.reconnect_timeout = Duration::from_secs(30);
+    let mut c = Cluster::joined(4, config, 12, 3);
+    c.crash(3);
+    c.run_until(c.now + Duration::from_secs(30));
+    assert!(c.all_see(3, MemberState::Failed));
+    c.run_until(c.now + Duration::from_secs(40));
+    for o in 0..3 {
+        assert_eq!(c.view(o, 3), None);
+    }
+    let reaps = c
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::MemberReap(_)))
+        .count();
+    assert_eq!(reaps, 3);
+}
+
+// ---- single-node rules -----------------------------------------------------------------
+
+fn lone(config: Config) -> TestNode {
+    new_node(0, addr(0), &config, 1, Instant::ZERO)
+}
+
+fn packet(msgs: &[Message<'_>]) -> Vec<u8> {
+    let mut p = Vec::new();
+    wire::begin_packet(&mut p, None);
+    for m in msgs {
+        wire::push_message(&mut p, m);
+    }
+    p
+}
+
+fn alive(node: &str, inc: u32, port: u16) -> Message<'_> {
+    Message::Alive(wire::Alive {
+        node,
+        incarnation: inc,
+        addr: wire::WireAddr::V4([10, 0, 0, 1], port),
+        tags: &[],
+    })
+}
+
+#[test]
+fn an_older_or_equal_alive_does_not_override_newer_state() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 5, 1000)]))
+        .unwrap();
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 4, 2000)]))
+        .unwrap();
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 5, 3000)]))
+        .unwrap();
+    assert_eq!(n.member("x").unwrap().addr().port(), 1000);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 6, 4000)]))
+        .unwrap();
+    assert_eq!(n.member("x").unwrap().addr().port(), 4000);
+}
+
+#[test]
+fn suspect_applies_at_equal_incarnation_and_alive_needs_a_higher_one() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 3, 1000)]))
+        .unwrap();
+    let sus = |inc| {
+        Message::Suspect(wire::Suspect {
+            node: "x",
+            incarnation: inc,
+            from: "y",
+        })
+    };
+    n.handle_datagram(t, addr(1), &packet(&[sus(2)])).unwrap();
+    assert_eq!(
+        n.member("x").unwrap().state(),
+        MemberState::Alive,
+        "older suspicion ignored"
+    );
+    n.handle_datagram(t, addr(1), &packet(&[sus(3)])).unwrap();
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Suspect);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 3, 1000)]))
+        .unwrap();
+    assert_eq!(
+        n.member("x").unwrap().state(),
+        MemberState::Suspect,
+        "equal alive does not refute"
+    );
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 4, 1000)]))
+        .unwrap();
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Alive);
+}
+
+#[test]
+fn dead_overrides_at_equal_incarnation_and_is_announced_as_failed() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 2, 1000)]))
+        .unwrap();
+    let dead = Message::Dead(wire::Dead {
+        node: "x",
+        incarnation: 2,
+        from: "y",
+    });
+    n.handle_datagram(t, addr(1), &packet(&[dead])).unwrap();
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Failed);
+    let names: Vec<&str> = core::iter::from_fn(|| n.poll_event())
+        .map(|e| e.name())
+        .collect();
+    assert_eq!(names, ["member-join", "member-join", "member-failed"]);
+}
+
+#[test]
+fn news_of_our_own_death_is_refuted() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    let dead = Message::Dead(wire::Dead {
+        node: "node-0",
+        incarnation: 0,
+        from: "y",
+    });
+    n.handle_datagram(t, addr(1), &packet(&[dead])).unwrap();
+    assert_eq!(n.local().state(), MemberState::Alive);
+    assert_eq!(n.local().incarnation(), Incarnation(1));
+    assert_eq!(
+        n.health_score(),
+        1,
+        "refuting raises the Lifeguard health score"
+    );
+    let old = Message::Suspect(wire::Suspect {
+        node: "node-0",
+        incarnation: 0,
+        from: "y",
+    });
+    n.handle_datagram(t, addr(1), &packet(&[old])).unwrap();
+    assert_eq!(
+        n.local().incarnation(),
+        Incarnation(1),
+        "stale suspicion needs no refutation"
+    );
+}
+
+#[test]
+fn suspicion_times_out_into_failure_at_the_minimum_without_confirmations_in_a_small_cluster() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 0, 1000)]))
+        .unwrap();
+    let sus = Message::Suspect(wire::Suspect {
+        node: "x",
+        incarnation: 0,
+        from: "y",
+    });
+    n.handle_datagram(t, addr(1), &packet(&[sus])).unwrap();
+    // N = 2 < k + 2, so k = 0: the minimum, 4 × probe_interval.
+    n.handle_timeout(t + Duration::from_millis(3999));
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Suspect);
+    n.handle_timeout(t + Duration::from_secs(4));
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Failed);
+    assert_eq!(n.stats().failures_declared, 1);
+}
+
+#[test]
+fn confirmations_shorten_a_suspicion_in_a_larger_cluster() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    for i in 0..10 {
+        n.handle_datagram(t, addr(1), &packet(&[alive(&format!("m{i}"), 0, 1000 + i)]))
+            .unwrap();
+    }
+    let sus = |from| {
+        Message::Suspect(wire::Suspect {
+            node: "m0",
+            incarnation: 0,
+            from,
+        })
+    };
+    n.handle_datagram(t, addr(1), &packet(&[sus("m1")]))
+        .unwrap();
+    // N = 11: min = 4 × log10(11) s ≈ 4.165 s, max = 6 × min; k = 2.
+    n.handle_timeout(t + Duration::from_secs(20));
+    assert_eq!(
+        n.member("m0").unwrap().state(),
+        MemberState::Suspect,
+        "still waiting for max"
+    );
+    n.handle_datagram(
+        t + Duration::from_secs(20),
+        addr(1),
+        &packet(&[sus("m2"), sus("m3")]),
+    )
+    .unwrap();
+    n.handle_timeout(t + Duration::from_secs(20));
+    assert_eq!(
+        n.member("m0").unwrap().state(),
+        MemberState::Failed,
+        "two confirmations ⇒ min"
+    );
+}
+
+#[test]
+fn broadcasts_are_retransmitted_a_limited_number_of_times() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 0, 1000)]))
+        .unwrap();
+    // N = 2 ⇒ limit = 4 × ⌈log10 3⌉ = 4 sends per broadcast.
+    let mut sends = 0;
+    let mut buf = Vec::new();
+    let mut now = t;
+    for _ in 0..50 {
+        now = now + Duration::from_millis(200);
+        n.handle_timeout(now);
+        while let Some(tx) = n.poll_transmit(now, &mut buf) {
+            if tx.channel == Channel::Datagram {
+                let p = wire::decode_packet(&buf, 1400).unwrap();
+                sends += p
+                    .messages()
+                    .filter(|m| matches!(m, Ok(Message::Alive(_))))
+                    .count();
+            }
+        }
+    }
+    // Our own join alive was never queued; x's alive and nothing else.
+    assert_eq!(sends, 4);
+    assert_eq!(n.pending_broadcasts(), 0);
+}
+
+#[test]
+fn the_broadcast_queue_cap_drops_and_counts() {
+    let mut config = Config::lan();
+    config.broadcast_queue_max = 10;
+    let mut n = lone(config);
+    let t = Instant::from_secs(1);
+    for i in 0..25 {
+        n.handle_datagram(t, addr(1), &packet(&[alive(&format!("m{i}"), 0, 1000)]))
+            .unwrap();
+    }
+    assert_eq!(n.pending_broadcasts(), 10);
+    assert_eq!(n.stats().broadcasts_dropped, 15);
+}
+
+#[test]
+fn failed_probes_without_helpers_raise_the_health_score_and_stretch_the_interval() {
+    let mut n = lone(Config::lan());
+    let t = Instant::ZERO;
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 0, 1000)]))
+        .unwrap();
+    let mut now = t;
+    let mut buf = Vec::new();
+    for _ in 0..200 {
+        now = n.poll_timeout().unwrap().max(now);
+        n.handle_timeout(now);
+        while n.poll_transmit(now, &mut buf).is_some() {}
+        if n.stats().probes >= 3 {
+            break;
+        }
+    }
+    assert!(n.stats().probe_failures >= 2, "{:?}", n.stats());
+    assert!(n.health_score() >= 2);
+}
+
+#[test]
+fn a_push_pull_merges_state_and_is_answered() {
+    let mut n = lone(Config::lan());
+    let members = vec![
+        wire::PushPullMember {
+            name: "peer",
+            addr: wire::WireAddr::V4([10, 0, 0, 2], 7946),
+            incarnation: 3,
+            state: wire::WireState::Alive,
+            tags: &[],
+        },
+        wire::PushPullMember {
+            name: "gone",
+            addr: wire::WireAddr::V4([10, 0, 0, 3], 7946),
+            incarnation: 1,
+            state: wire::WireState::Left,
+            tags: &[],
+        },
+        wire::PushPullMember {
+            name: "node-0",
+            addr: wire::WireAddr::V4([10, 0, 0, 9], 7946),
+            incarnation: 7,
+            state: wire::WireState::Dead,
+            tags: &[],
+        },
+    ];
+    let msg = Message::PushPull(wire::PushPull {
+        join: true,
+        reply: false,
+        source: "peer",
+        source_addr: wire::WireAddr::V4([10, 0, 0, 2], 7946),
+        members,
+    });
+    let t = Instant::from_secs(1);
+    n.handle_stream(t, addr(9), &packet(&[msg])).unwrap();
+    assert_eq!(n.member("peer").unwrap().state(), MemberState::Alive);
+    assert!(
+        n.member("gone").is_none(),
+        "a left member we never knew is not learned"
+    );
+    assert_eq!(
+        n.local().incarnation(),
+        Incarnation(8),
+        "refuted the remote's view of us"
+    );
+    let mut buf = Vec::new();
+    let tx = n.poll_transmit(t, &mut buf).unwrap();
+    assert_eq!(
+        (tx.channel, tx.dst),
+        (Channel::Stream, SocketAddr::from(([10, 0, 0, 2], 7946)))
+    );
+    let p = wire::decode_packet(&buf, 1 << 20).unwrap();
+    let Some(Ok(Message::PushPull(reply))) = p.messages().next() else {
+        panic!("not a push-pull")
+    };
+    assert!(reply.reply);
+    assert_eq!(reply.members[0].name, "node-0");
+    assert_eq!(reply.members[0].incarnation, 8);
+}
+
+#[test]
+fn pings_for_another_name_are_ignored_and_pings_for_us_are_acked() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    let ping = |target| {
+        Message::Ping(wire::Ping {
+            seq: 9,
+            target,
+            source: "p",
+            source_addr: wire::WireAddr::V4([10, 0, 0, 2], 7946),
+        })
+    };
+    n.handle_datagram(t, addr(1), &packet(&[ping("someone-else")]))
+        .unwrap();
+    let mut buf = Vec::new();
+    assert!(n.poll_transmit(t, &mut buf).is_none());
+    assert_eq!(n.stats().misdirected_pings, 1);
+    n.handle_datagram(t, addr(1), &packet(&[ping("node-0")]))
+        .unwrap();
+    let tx = n.poll_transmit(t, &mut buf).unwrap();
+    assert_eq!(tx.dst, addr(1));
+    let p = wire::decode_packet(&buf[..tx.len], 1400).unwrap();
+    assert_eq!(
+        p.messages().next(),
+        Some(Ok(Message::Ack(wire::Ack { seq: 9 })))
+    );
+}
+
+#[test]
+fn bad_input_is_rejected_counted_and_changes_nothing() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    assert!(n.handle_datagram(t, addr(1), &[]).is_err());
+    assert!(n.handle_datagram(t, addr(1), &[9, 0, 1, 2]).is_err());
+    assert!(n.handle_datagram(t, addr(1), &vec![1u8; 5000]).is_err());
+    let bad_name = packet(&[alive("", 1, 1000)]);
+    assert_eq!(
+        n.handle_datagram(t, addr(1), &bad_name),
+        Err(InboundError::InvalidField)
+    );
+    let push_pull_as_datagram = packet(&[Message::PushPull(wire::PushPull {
+        join: false,
+        reply: true,
+        source: "x",
+        source_addr: wire::WireAddr::V4([1, 2, 3, 4], 5),
+        members: vec![],
+    })]);
+    assert_eq!(
+        n.handle_datagram(t, addr(1), &push_pull_as_datagram),
+        Err(InboundError::WrongChannel)
+    );
+    assert_eq!(n.member_count(), 1);
+    assert_eq!(n.stats().decode_errors, 3);
+    assert_eq!(n.stats().invalid_messages, 2);
+}
+
+#[test]
+fn a_full_member_table_rejects_unknown_members() {
+    let mut config = Config::lan();
+    config.members_max = 5;
+    let mut n = lone(config);
+    let t = Instant::from_secs(1);
+    for i in 0..10 {
+        n.handle_datagram(t, addr(1), &packet(&[alive(&format!("m{i}"), 0, 1000)]))
+            .unwrap();
+    }
+    assert_eq!(n.member_count(), 5);
+    assert_eq!(n.stats().members_rejected, 6);
+}
+
+#[test]
+fn a_left_node_rejoins_with_a_higher_incarnation() {
+    let mut c = Cluster::joined(3, Config::lan(), 13, 3);
+    let now = c.now;
+    c.node(1).leave(now);
+    c.flush(1);
+    c.run_until(now + Duration::from_secs(3));
+    assert!(c.all_see(1, MemberState::Left));
+    let now = c.now;
+    c.node(1).join(now, &[addr(0)]).unwrap();
+    c.flush(1);
+    c.run_until(now + Duration::from_secs(3));
+    assert!(c.converged());
+    assert_eq!(c.view(0, 1), Some((MemberState::Alive, Incarnation(1))));
+}
+
+#[test]
+fn ipv6_members_work_like_ipv4_ones() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    let a6 = Message::Alive(wire::Alive {
+        node: "v6",
+        incarnation: 1,
+        addr: wire::WireAddr::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 7946),
+        tags: &[],
+    });
+    n.handle_datagram(t, addr(1), &packet(&[a6])).unwrap();
+    assert_eq!(
+        n.member("v6").unwrap().addr(),
+        "[::1]:7946".parse::<SocketAddr>().unwrap()
+    );
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_never_grow_queues_past_their_caps(
+            inputs in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..200), 0u64..3_000_000), 1..40)
+        ) {
+            let mut config = Config::lan();
+            config.broadcast_queue_max = 8;
+            config.transmit_queue_max = 8;
+            config.events_max = 8;
+            let mut n = lone(config);
+            let mut now = Instant::ZERO;
+            for (stream, mut bytes, dt) in inputs {
+                now = now + Duration::from_micros(dt);
+                if bytes.len() > 2 && bytes[0] % 2 == 0 {
+                    // Half the time, make the envelope valid so message decoding is exercised.
+                    bytes[0] = wire::VERSION;
+                    bytes[1] = 0;
+                }
+                let _ = if stream { n.handle_stream(now, addr(1), &bytes) } else { n.handle_datagram(now, addr(1), &bytes) };
+                n.handle_timeout(now);
+                prop_assert!(n.pending_broadcasts() <= 8);
+                prop_assert!(n.pending_transmits() <= 8);
+                prop_assert!(n.pending_events() <= 8);
+            }
+        }
+
+        #[test]
+        fn arbitrary_valid_messages_never_panic(
+            names in proptest::collection::vec("[a-c]{1,2}", 1..6),
+            incs in proptest::collection::vec(0u32..4, 1..30),
+            kinds in proptest::collection::vec(0u8..5, 1..30),
+        ) {
+            let mut n = lone(Config::lan());
+            let mut now = Instant::ZERO;
+            for (i, (inc, kind)) in incs.iter().zip(kinds.iter()).enumerate() {
+                let node = names[i % names.len()].as_str();
+                let from = names[(i + 1) % names.len()].as_str();
+                let msg = match kind {
+                    0 => alive(node, *inc, 1000),
+                    1 => Message::Suspect(wire::Suspect { node, incarnation: *inc, from }),
+                    2 => Message::Dead(wire::Dead { node, incarnation: *inc, from }),
+                    3 => Message::Leave(wire::Leave { node, incarnation: *inc }),
+                    _ => Message::Suspect(wire::Suspect { node: "node-0", incarnation: *inc, from }),
+                };
+                now = now + Duration::from_millis(300);
+                n.handle_datagram(now, addr(1), &packet(&[msg])).unwrap();
+                n.handle_timeout(now);
+                let mut buf = Vec::new();
+                while n.poll_transmit(now, &mut buf).is_some() {}
+                // Live count matches the table.
+                let live = n.members().filter(|m| m.state().is_live()).count();
+                prop_assert_eq!(live, n.live_members());
+                prop_assert_eq!(n.local().state(), MemberState::Alive);
+            }
+        }
+    }
+}

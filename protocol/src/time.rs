@@ -85,11 +85,17 @@ mod tests {
     fn adding_durations_saturates_instead_of_overflowing() {
         assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
         assert_eq!(Instant::ZERO - Duration::from_secs(1), Instant::ZERO);
-        assert_eq!(Instant::from_secs(1) + Duration::from_millis(500), Instant::from_micros(1_500_000));
+        assert_eq!(
+            Instant::from_secs(1) + Duration::from_millis(500),
+            Instant::from_micros(1_500_000)
+        );
     }
 
     #[test]
     fn duration_since_a_later_instant_is_zero() {
-        assert_eq!(Instant::ZERO.saturating_duration_since(Instant::from_secs(3)), Duration::ZERO);
+        assert_eq!(
+            Instant::ZERO.saturating_duration_since(Instant::from_secs(3)),
+            Duration::ZERO
+        );
     }
 }
