@@ -1,0 +1,264 @@
+//! `hearsay-sim`: run thousands of virtual Hearsay nodes in virtual time and report how
+//! the cluster converges, detects crashes and copes with faults.
+//!
+//! `hearsay-sim` alone runs the demo: 1 000 nodes on the LAN profile, a join storm, one
+//! crash at 30 s, 60 virtual seconds; it prints a timeline and a summary table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant as WallInstant;
+
+use clap::Parser;
+use core::time::Duration;
+use hearsay_sim::parse::{self, CountAt, CountDuring, FractionDuring};
+use hearsay_sim::scenario::{self, PlannedFault, SCENARIOS};
+use hearsay_sim::{Instant, Profile, Report, SimConfig, World, plot, report};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+fn scenario_help() -> String {
+    let mut s = String::from("Scenarios:\n");
+    for (name, what) in SCENARIOS {
+        s.push_str(&format!("  {name:<11} {what}\n"));
+    }
+    s.push_str(
+        "\nExamples:\n  hearsay-sim --nodes 10000 --duration 60s\n  \
+         hearsay-sim --crash 1@30s --partition 0.5@60s..120s --duration 3m\n  \
+         hearsay-sim --scenario stress --nodes 100 --swim --json -",
+    );
+    s
+}
+
+/// Deterministic simulator of a Hearsay cluster.
+#[derive(Parser, Debug)]
+#[command(name = "hearsay-sim", version, about, after_help = scenario_help())]
+struct Cli {
+    /// Number of virtual nodes.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    nodes: u32,
+    /// Master seed: same seed and flags, same run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Virtual time to simulate (default: the scenario's, 60s for the demo).
+    #[arg(long, value_parser = parse::duration)]
+    duration: Option<Duration>,
+    /// Protocol profile: lan, wan or local.
+    #[arg(long, default_value = "lan", value_parser = parse_profile)]
+    profile: Profile,
+    /// Datagram loss probability, 0 to 1.
+    #[arg(long, value_parser = parse::fraction)]
+    loss: Option<f64>,
+    /// One-way latency, fixed (2ms) or a uniform range (1ms..5ms).
+    #[arg(long, value_parser = parse::latency)]
+    latency: Option<(Duration, Duration)>,
+    /// Datagram duplication probability, 0 to 1.
+    #[arg(long, value_parser = parse::fraction)]
+    duplicate: Option<f64>,
+    /// Drop datagrams larger than this many bytes.
+    #[arg(long)]
+    packet_budget: Option<usize>,
+    /// Spread the node starts over this window (default: 1ms per node, at least 1s).
+    #[arg(long, value_parser = parse::duration)]
+    join_window: Option<Duration>,
+    /// Crash K random nodes at time T (K@T, repeatable).
+    #[arg(long, value_parser = parse::count_at)]
+    crash: Vec<CountAt>,
+    /// Restart every crashed node under its name at time T (repeatable).
+    #[arg(long, value_parser = parse::duration)]
+    restart: Vec<Duration>,
+    /// K random nodes leave gracefully at time T (K@T, repeatable).
+    #[arg(long, value_parser = parse::count_at)]
+    leave: Vec<CountAt>,
+    /// Split the first FRACTION of the nodes from the rest from T1 to T2 (F@T1..T2).
+    #[arg(long, value_parser = parse::fraction_during)]
+    partition: Vec<FractionDuring>,
+    /// Isolate one random node from T1 to T2 (T1..T2, repeatable).
+    #[arg(long, value_parser = parse::duration_range)]
+    isolate: Vec<(Duration, Duration)>,
+    /// One random node cannot send (but still receives) from T1 to T2 (repeatable).
+    #[arg(long, value_parser = parse::duration_range)]
+    one_way: Vec<(Duration, Duration)>,
+    /// Stress K random nodes (input handled 1–3 s late) from T1 to T2 (K@T1..T2).
+    #[arg(long, value_parser = parse::count_during)]
+    stress: Vec<CountDuring>,
+    /// Plain SWIM: turn the Lifeguard extensions off.
+    #[arg(long)]
+    swim: bool,
+    /// Start from a named scenario (see below); other flags add to it.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Write the JSON report to PATH (`-` for stdout, then nothing else goes to stdout).
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Write an SVG chart of how news spreads to PATH.
+    #[arg(long, value_name = "PATH.svg")]
+    plot: Option<PathBuf>,
+    /// Run twice and compare digests; exit non-zero if they differ.
+    #[arg(long)]
+    check_determinism: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+}
+
+fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
+    let mut sim = SimConfig::new(cli.nodes, cli.seed);
+    sim.profile = cli.profile;
+    sim.lifeguard = !cli.swim;
+    let custom_faults = !(cli.crash.is_empty()
+        && cli.restart.is_empty()
+        && cli.leave.is_empty()
+        && cli.partition.is_empty()
+        && cli.isolate.is_empty()
+        && cli.one_way.is_empty()
+        && cli.stress.is_empty());
+    let name = cli.scenario.as_deref().unwrap_or(if custom_faults { "join" } else { "demo" });
+    let mut plan = scenario::scenario(name, sim)?;
+    if cli.scenario.is_none() && custom_faults {
+        plan.duration = Duration::from_secs(60);
+    }
+    let net = &mut plan.sim.network;
+    if let Some(loss) = cli.loss {
+        net.loss = loss;
+    }
+    if let Some((lo, hi)) = cli.latency {
+        (net.latency_min, net.latency_max) = (lo, hi);
+    }
+    if let Some(d) = cli.duplicate {
+        net.duplicate = d;
+    }
+    if let Some(b) = cli.packet_budget {
+        net.packet_budget = Some(b);
+    }
+    if let Some(w) = cli.join_window {
+        plan.sim.join_window = w;
+    }
+    if let Some(d) = cli.duration {
+        plan.duration = d;
+    }
+    let f = &mut plan.faults;
+    f.extend(cli.crash.iter().map(|c| PlannedFault::Crash { count: c.count, at: c.at }));
+    f.extend(cli.restart.iter().map(|&at| PlannedFault::RestartCrashed { at }));
+    f.extend(cli.leave.iter().map(|c| PlannedFault::Leave { count: c.count, at: c.at }));
+    f.extend(cli.partition.iter().map(|p| PlannedFault::Partition {
+        fraction: p.fraction,
+        from: p.from,
+        until: p.until,
+    }));
+    f.extend(cli.isolate.iter().map(|&(from, until)| PlannedFault::Isolate {
+        one_way: false,
+        from,
+        until,
+    }));
+    f.extend(cli.one_way.iter().map(|&(from, until)| PlannedFault::Isolate {
+        one_way: true,
+        from,
+        until,
+    }));
+    f.extend(cli.stress.iter().map(|s| PlannedFault::Stress {
+        count: s.count,
+        from: s.from,
+        until: s.until,
+    }));
+    if plan.duration.is_zero() {
+        return Err("--duration must be greater than zero".into());
+    }
+    Ok(plan)
+}
+
+fn run(plan: &scenario::Plan, progress: bool) -> Result<(World, Report), String> {
+    let mut world = plan.world().map_err(|e| e.to_string())?;
+    let wall = WallInstant::now();
+    let end = Instant::ZERO + plan.duration;
+    let total = plan.duration.as_secs().max(1);
+    let bar = if progress {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{spinner} virtual {pos}/{len}s [{bar:30}] {elapsed_precise} wall, {msg}",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let step = Duration::from_secs(1);
+    while world.now() < end {
+        world.run_until((world.now() + step).min(end));
+        bar.set_position(world.now().as_micros() / 1_000_000);
+        bar.set_message(format!("{} live", world.up_count()));
+    }
+    bar.finish_and_clear();
+    let report = Report::new(&world, wall.elapsed());
+    Ok((world, report))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match main_inner(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hearsay-sim: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main_inner(cli: &Cli) -> Result<ExitCode, String> {
+    let plan = plan(cli)?;
+    let json_stdout = cli.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let progress = !cli.quiet;
+    let (world, report) = run(&plan, progress)?;
+    let text = report::render(&world, &report);
+    if json_stdout {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    let mut code = ExitCode::SUCCESS;
+    if cli.check_determinism {
+        let (_, again) = run(&plan, progress)?;
+        let same = again.digest == report.digest;
+        let line = format!(
+            "determinism: first run {} second run {} ({})",
+            report.digest,
+            again.digest,
+            if same { "identical" } else { "DIFFERENT" }
+        );
+        if json_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+        if !same {
+            code = ExitCode::FAILURE;
+        }
+    }
+    if let Some(path) = &cli.plot {
+        plot::write_svg(&world, path)?;
+        if !json_stdout {
+            println!("plot written to {}", path.display());
+        }
+    }
+    if let Some(path) = &cli.json {
+        let json = report.to_json();
+        if json_stdout {
+            println!("{json}");
+        } else {
+            std::fs::write(path, json + "\n")
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            println!("JSON report written to {}", path.display());
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,1338 @@
+//! The world: a virtual clock, an event heap, the nodes, the fault schedule and the
+//! measurements.
+//!
+//! ```text
+//!   heap of (Instant, seq) ──pop──▶ Start / Timer / Deliver / Fault / Stop / Tick
+//!                                        │
+//!                          node.handle_*(now, …)   (one node, one input)
+//!                                        │
+//!            drain: poll_transmit ─▶ Network::route ─▶ push Deliver(s)
+//!                   poll_event    ─▶ views, crash records, false positives, digest
+//!                   stats().suspicions delta ─▶ who suspected whom
+//!                   poll_timeout  ─▶ push Timer (stale ones skipped by generation)
+//! ```
+//!
+//! Everything random comes from the master seed: node `i` in its `life`-th process gets
+//! `ChaCha8Rng::seed_from_u64(derive(seed, i, life))`; the network and the fault choices
+//! have their own streams. Same seed and schedule ⇒ same [`digest`](World::digest).
+//!
+//! Views are kept as one bit per (observer, member) pair, maintained from events, with
+//! per-row and per-column counts, so "every live node sees every live node alive" is an
+//! O(N) check and 10 000 nodes cost 12.5 MB of bits.
+
+use core::cmp::Ordering;
+use core::time::Duration;
+use std::collections::BinaryHeap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use hearsay_protocol::{Channel, Config, Event, Identity, Instant, MemberState, Node, NodeName};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+
+use crate::digest::Digest;
+use crate::network::{Cut, Fate, Network, NetworkConfig};
+
+/// The node type the simulator drives.
+pub type SimNode = Node<ChaCha8Rng>;
+
+/// The port every synthetic address uses.
+pub const PORT: u16 = 7946;
+
+/// A protocol configuration preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// [`Config::lan`].
+    Lan,
+    /// [`Config::wan`].
+    Wan,
+    /// [`Config::local`].
+    Local,
+}
+
+impl Profile {
+    /// The preset's protocol configuration.
+    pub fn config(self) -> Config {
+        match self {
+            Profile::Lan => Config::lan(),
+            Profile::Wan => Config::wan(),
+            Profile::Local => Config::local(),
+        }
+    }
+
+    /// Lowercase name (`lan`, `wan`, `local`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Lan => "lan",
+            Profile::Wan => "wan",
+            Profile::Local => "local",
+        }
+    }
+}
+
+impl core::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "lan" => Ok(Profile::Lan),
+            "wan" => Ok(Profile::Wan),
+            "local" => Ok(Profile::Local),
+            _ => Err(format!("unknown profile `{s}`; expected lan, wan or local")),
+        }
+    }
+}
+
+/// Everything fixed about a run before it starts.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Number of virtual nodes (node 0 is the join seed).
+    pub nodes: u32,
+    /// Master seed.
+    pub seed: u64,
+    /// Protocol preset.
+    pub profile: Profile,
+    /// Lifeguard on (default) or plain SWIM.
+    pub lifeguard: bool,
+    /// The network model.
+    pub network: NetworkConfig,
+    /// Nodes start at uniformly spread instants within this window, each joining node 0
+    /// (the join storm). Node 0 starts at zero.
+    pub join_window: Duration,
+    /// How often views are sampled for convergence, plots and queue checks.
+    pub sample_interval: Duration,
+    /// Extra delay (uniform range) a stressed node adds to every input before handling it.
+    pub stress_delay: (Duration, Duration),
+    /// How long a leaving node is still driven before it stops.
+    pub leave_linger: Duration,
+}
+
+impl SimConfig {
+    /// `nodes` nodes, LAN profile, Lifeguard, default network, a join window of 1 ms per
+    /// node (at least 1 s).
+    pub fn new(nodes: u32, seed: u64) -> Self {
+        Self {
+            nodes,
+            seed,
+            profile: Profile::Lan,
+            lifeguard: true,
+            network: NetworkConfig::default(),
+            join_window: Duration::from_millis(u64::from(nodes)).max(Duration::from_secs(1)),
+            sample_interval: Duration::from_millis(100),
+            stress_delay: (Duration::from_secs(1), Duration::from_secs(3)),
+            leave_linger: Duration::from_secs(5),
+        }
+    }
+
+    /// The protocol configuration every node gets.
+    pub fn protocol_config(&self) -> Config {
+        let mut c = self.profile.config();
+        c.lifeguard = self.lifeguard;
+        c
+    }
+}
+
+/// Why a world could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    /// Fewer than one or more than 16 777 216 nodes.
+    NodeCount(u32),
+    /// The protocol rejected the configuration.
+    Config(String),
+}
+
+impl core::fmt::Display for SimError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SimError::NodeCount(n) => write!(f, "invalid node count {n}; expected 1 to 16777216"),
+            SimError::Config(e) => write!(f, "invalid protocol configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// A fault or a change of conditions, applied at a scheduled virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Crash `count` random live nodes (never node 0, the seed): silent, state lost.
+    Crash {
+        /// How many.
+        count: u32,
+    },
+    /// Crash one node.
+    CrashNode {
+        /// Its index.
+        node: u32,
+    },
+    /// Restart every crashed node under its name and address, joining a random live node.
+    RestartCrashed,
+    /// Restart one crashed or stopped node.
+    Restart {
+        /// Its index.
+        node: u32,
+    },
+    /// `count` random live nodes (never node 0) leave gracefully.
+    Leave {
+        /// How many.
+        count: u32,
+    },
+    /// One node leaves gracefully.
+    LeaveNode {
+        /// Its index.
+        node: u32,
+    },
+    /// Put a cut in force under `id`.
+    Cut {
+        /// Identifier for [`Fault::Heal`].
+        id: u32,
+        /// The cut.
+        cut: Cut,
+    },
+    /// Cut one random live node (never node 0) off, both ways (`one_way`: it can receive
+    /// but not send), under `id`.
+    Isolate {
+        /// Identifier for [`Fault::Heal`].
+        id: u32,
+        /// Only its outbound traffic is dropped.
+        one_way: bool,
+    },
+    /// Lift the cut `id`.
+    Heal {
+        /// The cut's identifier.
+        id: u32,
+    },
+    /// Stress `count` random live nodes (never node 0) under `id`.
+    Stress {
+        /// Identifier for [`Fault::Unstress`].
+        id: u32,
+        /// How many.
+        count: u32,
+    },
+    /// End the stress `id`.
+    Unstress {
+        /// The stress's identifier.
+        id: u32,
+    },
+    /// Change the datagram loss probability.
+    SetLoss {
+        /// New probability.
+        loss: f64,
+    },
+}
+
+/// Where a node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Not started yet (join storm still running).
+    NotStarted,
+    /// Running and a member.
+    Up,
+    /// Left; still driven for `leave_linger` so the news spreads.
+    Leaving,
+    /// Left and stopped.
+    Stopped,
+    /// Crashed: no input, no timers, state gone.
+    Crashed,
+}
+
+/// Detection figures for one crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrashRecord {
+    /// The crashed node.
+    pub node: u32,
+    /// When it crashed.
+    pub at: Instant,
+    /// First time any node suspected it afterwards.
+    pub first_suspect: Option<Instant>,
+    /// First time any node declared it failed afterwards.
+    pub first_failed: Option<Instant>,
+    /// When no live node saw it alive or suspect any more.
+    pub all_failed: Option<Instant>,
+}
+
+/// One suspicion or failure declaration of a healthy, reachable node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FalsePositive {
+    /// When.
+    pub at: Instant,
+    /// Who suspected or declared.
+    pub observer: u32,
+    /// Who was wrongly suspected or declared failed.
+    pub target: u32,
+    /// A failure declaration (else a suspicion).
+    pub failure: bool,
+}
+
+/// What a [`Watch`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchKind {
+    /// The whole cluster converged (after a heal).
+    Converged,
+    /// Every live node sees `node` alive (after a restart).
+    AliveEverywhere,
+    /// No live node sees `node` alive (after a leave).
+    GoneEverywhere,
+}
+
+/// A milestone checked at every sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watch {
+    /// What it waits for.
+    pub kind: WatchKind,
+    /// The node concerned (0 for cluster-wide watches).
+    pub node: u32,
+    /// When the watch started.
+    pub at: Instant,
+    /// When it was reached.
+    pub done: Option<Instant>,
+}
+
+/// One sample of the views, for plots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// When.
+    pub at: Instant,
+    /// Mean over live members of the fraction of live nodes that see it alive.
+    pub join_mean: f64,
+    /// The same for the least-known live member.
+    pub join_min: f64,
+    /// Per crash record (same order, only those that exist yet): fraction of live nodes
+    /// that no longer see the crashed node alive.
+    pub crash_known: Vec<f64>,
+}
+
+/// A line of the human-readable timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// When.
+    pub at: Instant,
+    /// What happened.
+    pub text: String,
+}
+
+enum Action {
+    Start { node: u32 },
+    Timer { node: u32, generation: u32 },
+    Deliver { src: u32, dst: u32, channel: Channel, bytes: Vec<u8>, stalled: bool },
+    Fault(Fault),
+    Stop { node: u32, life: u32 },
+    Tick,
+}
+
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: the heap pops the earliest `(at, seq)` first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+struct Slot {
+    node: Option<SimNode>,
+    status: NodeStatus,
+    timer_at: Instant,
+    timer_generation: u32,
+    life: u32,
+    stressed: bool,
+    busy_until: Instant,
+    suspicions: u64,
+    crash: Option<u32>,
+}
+
+/// How many false positives are kept individually (all are counted).
+const FALSE_POSITIVES_KEPT: usize = 1_000;
+/// How many invariant violations are kept.
+const VIOLATIONS_KEPT: usize = 100;
+
+/// The simulated cluster. Build with [`World::new`], schedule faults, then
+/// [`run_until`](World::run_until).
+pub struct World {
+    config: SimConfig,
+    proto: Config,
+    n: u32,
+    now: Instant,
+    seq: u64,
+    heap: BinaryHeap<Scheduled>,
+    slots: Vec<Slot>,
+    network: Network,
+    net_rng: ChaCha8Rng,
+    fault_rng: ChaCha8Rng,
+    scratch: Vec<u8>,
+    pool: Vec<Vec<u8>>,
+    words: usize,
+    view: Vec<u64>,
+    sees: Vec<u32>,
+    seen_by: Vec<u32>,
+    up: u32,
+    started: u32,
+    next_id: u32,
+    stresses: Vec<(u32, Vec<u32>)>,
+    crashes: Vec<CrashRecord>,
+    watches: Vec<Watch>,
+    false_positives: Vec<FalsePositive>,
+    fp_suspicions: u64,
+    fp_failures: u64,
+    unattributed_suspicions: u64,
+    violations: Vec<String>,
+    timer_spins: u64,
+    join_converged: Option<Instant>,
+    samples: Vec<Sample>,
+    timeline: Vec<TimelineEntry>,
+    digest: Digest,
+    msgs: u64,
+    bytes: u64,
+}
+
+/// SplitMix64 step: a well-mixed 64-bit function for deriving seeds.
+pub fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The seed of node `node`'s `life`-th process under the master seed.
+pub fn node_seed(master: u64, node: u32, life: u32) -> u64 {
+    splitmix64(master ^ splitmix64((u64::from(node) << 24) ^ u64::from(life)))
+}
+
+/// The synthetic address of node `i`: `10.a.b.c:7946` with `abc` the index in base 256.
+pub fn addr_of(i: u32) -> SocketAddr {
+    let [_, a, b, c] = i.to_be_bytes();
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, a, b, c)), PORT)
+}
+
+/// The name of node `i`: `n{i}`.
+pub fn name_of(i: u32) -> String {
+    format!("n{i}")
+}
+
+/// The index behind a node name `n{i}`.
+pub fn index_of_name(name: &str) -> Option<u32> {
+    name.strip_prefix('n')?.parse().ok()
+}
+
+fn index_of_addr(addr: SocketAddr) -> Option<u32> {
+    match addr.ip() {
+        IpAddr::V4(ip) if addr.port() == PORT => match ip.octets() {
+            [10, a, b, c] => Some(u32::from_be_bytes([0, a, b, c])),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+impl World {
+    /// Builds the world and schedules the join storm; nothing runs until
+    /// [`run_until`](Self::run_until).
+    ///
+    /// # Errors
+    /// [`SimError`] for a node count out of range or a configuration the protocol rejects.
+    pub fn new(config: SimConfig) -> Result<Self, SimError> {
+        let n = config.nodes;
+        if n == 0 || n > 1 << 24 {
+            return Err(SimError::NodeCount(n));
+        }
+        let proto = config.protocol_config();
+        proto.validate().map_err(|e| SimError::Config(e.to_string()))?;
+        let words = (n as usize).div_ceil(64);
+        let mut fault_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0xFA17));
+        let net_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0x7E7));
+        let slots = (0..n)
+            .map(|_| Slot {
+                node: None,
+                status: NodeStatus::NotStarted,
+                timer_at: Instant::MAX,
+                timer_generation: 0,
+                life: 0,
+                stressed: false,
+                busy_until: Instant::ZERO,
+                suspicions: 0,
+                crash: None,
+            })
+            .collect();
+        let mut w = Self {
+            network: Network::new(config.network.clone()),
+            proto,
+            n,
+            now: Instant::ZERO,
+            seq: 0,
+            heap: BinaryHeap::new(),
+            slots,
+            net_rng,
+            fault_rng: fault_rng.clone(),
+            scratch: Vec::new(),
+            pool: Vec::new(),
+            words,
+            view: vec![0; words * n as usize],
+            sees: vec![0; n as usize],
+            seen_by: vec![0; n as usize],
+            up: 0,
+            started: 0,
+            next_id: 1,
+            stresses: Vec::new(),
+            crashes: Vec::new(),
+            watches: Vec::new(),
+            false_positives: Vec::new(),
+            fp_suspicions: 0,
+            fp_failures: 0,
+            unattributed_suspicions: 0,
+            violations: Vec::new(),
+            timer_spins: 0,
+            join_converged: None,
+            samples: Vec::new(),
+            timeline: Vec::new(),
+            digest: Digest::new(),
+            msgs: 0,
+            bytes: 0,
+            config,
+        };
+        let window = w.config.join_window.as_micros() as u64;
+        w.push(Instant::ZERO, Action::Start { node: 0 });
+        for i in 1..n {
+            let at = if window == 0 { 0 } else { 1 + fault_rng.next_u64() % window };
+            w.push(Instant::from_micros(at), Action::Start { node: i });
+        }
+        w.fault_rng = fault_rng;
+        w.push(Instant::ZERO, Action::Tick);
+        w.log(
+            Instant::ZERO,
+            format!(
+                "join storm: {n} nodes start within {} and join n0 ({} profile, {})",
+                secs(w.config.join_window),
+                w.config.profile.name(),
+                if w.config.lifeguard { "Lifeguard" } else { "plain SWIM" }
+            ),
+        );
+        Ok(w)
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Scheduling
+    // ---------------------------------------------------------------------------------
+
+    fn push(&mut self, at: Instant, action: Action) {
+        self.seq += 1;
+        self.heap.push(Scheduled { at, seq: self.seq, action });
+    }
+
+    /// Schedules `fault` at virtual time `at` (from the start of the run).
+    pub fn schedule(&mut self, at: Duration, fault: Fault) {
+        self.push(Instant::ZERO + at, Action::Fault(fault));
+    }
+
+    fn fresh_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Splits the nodes `fraction` / `1 - fraction` (by index) from `from` until `until`.
+    pub fn schedule_partition(&mut self, fraction: f64, from: Duration, until: Duration) {
+        let id = self.fresh_id();
+        self.schedule(from, Fault::Cut { id, cut: Cut::split(self.n, fraction) });
+        self.schedule(until, Fault::Heal { id });
+    }
+
+    /// Puts `cut` in force from `from` until `until`.
+    pub fn schedule_cut(&mut self, cut: Cut, from: Duration, until: Duration) {
+        let id = self.fresh_id();
+        self.schedule(from, Fault::Cut { id, cut });
+        self.schedule(until, Fault::Heal { id });
+    }
+
+    /// Cuts one random node off (both ways, or only its sends when `one_way`) from `from`
+    /// until `until`.
+    pub fn schedule_isolate(&mut self, one_way: bool, from: Duration, until: Duration) {
+        let id = self.fresh_id();
+        self.schedule(from, Fault::Isolate { id, one_way });
+        self.schedule(until, Fault::Heal { id });
+    }
+
+    /// Stresses `count` random nodes from `from` until `until`.
+    pub fn schedule_stress(&mut self, count: u32, from: Duration, until: Duration) {
+        let id = self.fresh_id();
+        self.schedule(from, Fault::Stress { id, count });
+        self.schedule(until, Fault::Unstress { id });
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Running
+    // ---------------------------------------------------------------------------------
+
+    /// Runs every scheduled action up to and including virtual time `end`.
+    pub fn run_until(&mut self, end: Instant) {
+        while self.heap.peek().is_some_and(|s| s.at <= end) {
+            let Some(s) = self.heap.pop() else { break };
+            if s.at > self.now {
+                self.now = s.at;
+            }
+            self.dispatch(s.action);
+        }
+        if end > self.now {
+            self.now = end;
+        }
+    }
+
+    /// Runs for `d` more virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    /// Runs sample by sample until the cluster has converged or `deadline` passes; returns
+    /// when it converged.
+    pub fn run_until_converged(&mut self, deadline: Instant) -> Option<Instant> {
+        loop {
+            if self.started == self.n && self.converged() {
+                return Some(self.now);
+            }
+            if self.now >= deadline {
+                return None;
+            }
+            let step = (self.now + self.config.sample_interval).min(deadline);
+            self.run_until(step);
+        }
+    }
+
+    fn dispatch(&mut self, action: Action) {
+        match action {
+            Action::Start { node } => self.start(node),
+            Action::Timer { node, generation } => {
+                let s = &self.slots[node as usize];
+                if s.timer_generation != generation || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving) {
+                    return;
+                }
+                self.slots[node as usize].timer_at = Instant::MAX;
+                let now = self.now;
+                if let Some(n) = self.slots[node as usize].node.as_mut() {
+                    n.handle_timeout(now);
+                }
+                self.after_input(node, true);
+            }
+            Action::Deliver { src, dst, channel, bytes, stalled } => {
+                self.deliver(src, dst, channel, bytes, stalled);
+            }
+            Action::Fault(f) => self.apply(f),
+            Action::Stop { node, life } => {
+                let s = &mut self.slots[node as usize];
+                if s.life == life && s.status == NodeStatus::Leaving {
+                    s.status = NodeStatus::Stopped;
+                    s.node = None;
+                    s.timer_generation += 1;
+                    s.timer_at = Instant::MAX;
+                    self.log(self.now, format!("n{node} stopped after leaving"));
+                }
+            }
+            Action::Tick => {
+                self.tick();
+                let next = self.now + self.config.sample_interval;
+                self.push(next, Action::Tick);
+            }
+        }
+    }
+
+    fn start(&mut self, i: u32) {
+        let now = self.now;
+        let slot = &mut self.slots[i as usize];
+        if !matches!(slot.status, NodeStatus::NotStarted | NodeStatus::Crashed | NodeStatus::Stopped) {
+            return;
+        }
+        let restart = slot.status != NodeStatus::NotStarted;
+        if restart {
+            slot.life += 1;
+        }
+        let rng = ChaCha8Rng::seed_from_u64(node_seed(self.config.seed, i, slot.life));
+        let Ok(name) = NodeName::new(&name_of(i)) else { return };
+        let id = Identity::new(name, addr_of(i));
+        let Ok(node) = Node::new(self.proto.clone(), id, rng, now) else { return };
+        slot.node = Some(node);
+        slot.status = NodeStatus::Up;
+        slot.suspicions = 0;
+        slot.busy_until = Instant::ZERO;
+        slot.crash = None;
+        self.up += 1;
+        if !restart {
+            self.started += 1;
+            if self.started == self.n {
+                self.log(now, format!("all {} nodes started", self.n));
+            }
+        }
+        let seed = if restart {
+            self.random_node(|w, j| j != i && w.slots[j as usize].status == NodeStatus::Up)
+        } else if i == 0 {
+            None
+        } else {
+            Some(0)
+        };
+        if let (Some(seed), Some(node)) = (seed, self.slots[i as usize].node.as_mut()) {
+            let _ = node.join(now, &[addr_of(seed)]);
+        }
+        if restart {
+            self.log(now, format!("n{i} restarts under the same name and joins via {:?}", seed.map(name_of)));
+            self.watches.push(Watch { kind: WatchKind::AliveEverywhere, node: i, at: now, done: None });
+        }
+        self.after_input(i, false);
+    }
+
+    fn deliver(&mut self, src: u32, dst: u32, channel: Channel, bytes: Vec<u8>, stalled: bool) {
+        let now = self.now;
+        let slot = &mut self.slots[dst as usize];
+        if !matches!(slot.status, NodeStatus::Up | NodeStatus::Leaving) {
+            self.recycle(bytes);
+            return;
+        }
+        if slot.stressed && !stalled {
+            let (lo, hi) = self.config.stress_delay;
+            let span = hi.saturating_sub(lo).as_micros() as u64;
+            let extra = lo + Duration::from_micros(self.net_rng.next_u64() % (span + 1));
+            let at = (now + extra).max(slot.busy_until);
+            slot.busy_until = at;
+            self.push(at, Action::Deliver { src, dst, channel, bytes, stalled: true });
+            return;
+        }
+        if let Some(node) = slot.node.as_mut() {
+            let from = addr_of(src);
+            let _ = match channel {
+                Channel::Datagram => node.handle_datagram(now, from, &bytes),
+                Channel::Stream => node.handle_stream(now, from, &bytes),
+            };
+        }
+        self.recycle(bytes);
+        self.after_input(dst, false);
+    }
+
+    fn recycle(&mut self, mut bytes: Vec<u8>) {
+        if self.pool.len() < 4096 && bytes.capacity() <= 4096 {
+            bytes.clear();
+            self.pool.push(bytes);
+        }
+    }
+
+    /// Drains a node after an input: transmits, events, suspicions, next deadline.
+    fn after_input(&mut self, i: u32, from_timer: bool) {
+        let now = self.now;
+        let mut buf = core::mem::take(&mut self.scratch);
+        loop {
+            let Some(node) = self.slots[i as usize].node.as_mut() else { break };
+            let Some(t) = node.poll_transmit(now, &mut buf) else { break };
+            let len = t.len.min(buf.len());
+            self.transmit(i, t.dst, t.channel, &buf[..len]);
+        }
+        self.scratch = buf;
+        loop {
+            let Some(node) = self.slots[i as usize].node.as_mut() else { break };
+            let Some(ev) = node.poll_event() else { break };
+            self.on_event(i, &ev);
+        }
+        let Some(node) = self.slots[i as usize].node.as_ref() else { return };
+        let suspicions = node.stats().suspicions;
+        let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
+        let old = self.slots[i as usize].suspicions;
+        if suspicions > old {
+            self.slots[i as usize].suspicions = suspicions;
+            self.on_suspicions(i, suspicions - old);
+        }
+        let mut deadline = deadline;
+        if deadline <= now {
+            if from_timer {
+                // The node still wants a timeout it has just had: a core bug; back off.
+                self.timer_spins += 1;
+                deadline = now + Duration::from_millis(1);
+            } else {
+                deadline = now + Duration::from_micros(1);
+            }
+        }
+        let slot = &mut self.slots[i as usize];
+        if deadline != slot.timer_at {
+            slot.timer_at = deadline;
+            slot.timer_generation = slot.timer_generation.wrapping_add(1);
+            let generation = slot.timer_generation;
+            if deadline != Instant::MAX {
+                self.push(deadline, Action::Timer { node: i, generation });
+            }
+        }
+    }
+
+    fn transmit(&mut self, src: u32, dst: SocketAddr, channel: Channel, bytes: &[u8]) {
+        let Some(dst) = index_of_addr(dst).filter(|&d| d < self.n) else { return };
+        let ch = match channel {
+            Channel::Datagram => 0u64,
+            Channel::Stream => 1u64,
+        };
+        self.digest.word(self.now.as_micros());
+        self.digest.word(u64::from(src) << 32 | u64::from(dst));
+        self.digest.word(ch);
+        self.digest.bytes(bytes);
+        self.msgs += 1;
+        self.bytes += bytes.len() as u64;
+        let fate = self.network.route(&mut self.net_rng, src, dst, channel, bytes.len());
+        let (a, b) = match fate {
+            Fate::Delivered(a) => (a, None),
+            Fate::Duplicated(a, b) => (a, Some(b)),
+            Fate::Cut | Fate::Lost | Fate::TooLarge => return,
+        };
+        for d in core::iter::once(a).chain(b) {
+            let mut copy = self.pool.pop().unwrap_or_default();
+            copy.extend_from_slice(bytes);
+            let at = self.now + d;
+            self.push(at, Action::Deliver { src, dst, channel, bytes: copy, stalled: false });
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Measurements
+    // ---------------------------------------------------------------------------------
+
+    fn on_event(&mut self, o: u32, ev: &Event) {
+        let m = ev.member();
+        let tag: u64 = match ev {
+            Event::MemberJoin(_) => 1,
+            Event::MemberLeave(_) => 2,
+            Event::MemberFailed(_) => 3,
+            Event::MemberUpdate(_) => 4,
+            Event::MemberReap(_) => 5,
+            _ => 6,
+        };
+        self.digest.word(self.now.as_micros());
+        self.digest.word(u64::from(o) << 8 | tag);
+        self.digest.word(u64::from(m.incarnation.0));
+        self.digest.bytes(m.name.as_str().as_bytes());
+        if self.slots[o as usize].status != NodeStatus::Up {
+            return;
+        }
+        let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.n) else { return };
+        match ev {
+            Event::MemberJoin(_) => self.set_view(o, t, true),
+            Event::MemberFailed(_) => {
+                self.set_view(o, t, false);
+                self.on_failed(o, t);
+            }
+            Event::MemberLeave(_) | Event::MemberReap(_) => self.set_view(o, t, false),
+            _ => {}
+        }
+    }
+
+    fn set_view(&mut self, o: u32, t: u32, alive: bool) {
+        let w = o as usize * self.words + t as usize / 64;
+        let bit = 1u64 << (t % 64);
+        if (self.view[w] & bit != 0) == alive {
+            return;
+        }
+        self.view[w] ^= bit;
+        if alive {
+            self.sees[o as usize] += 1;
+            self.seen_by[t as usize] += 1;
+        } else {
+            self.sees[o as usize] -= 1;
+            self.seen_by[t as usize] -= 1;
+            if self.seen_by[t as usize] == 0 {
+                self.check_all_failed(t);
+            }
+        }
+    }
+
+    fn clear_row(&mut self, o: u32) {
+        let row = o as usize * self.words;
+        for w in 0..self.words {
+            let mut bits = core::mem::take(&mut self.view[row + w]);
+            while bits != 0 {
+                let t = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                self.seen_by[t] -= 1;
+                if self.seen_by[t] == 0 {
+                    self.check_all_failed(t as u32);
+                }
+            }
+        }
+        self.sees[o as usize] = 0;
+    }
+
+    fn check_all_failed(&mut self, t: u32) {
+        let Some(c) = self.slots[t as usize].crash else { return };
+        let rec = &mut self.crashes[c as usize];
+        if rec.all_failed.is_none() {
+            rec.all_failed = Some(self.now);
+            let d = self.now.saturating_duration_since(rec.at);
+            self.log(self.now, format!("all live nodes declare n{t} failed (+{})", secs(d)));
+        }
+    }
+
+    /// Whether `t` is a healthy member `o` can reach: a suspicion or failure of it by `o`
+    /// is a false positive.
+    fn healthy_and_reachable(&self, o: u32, t: u32) -> bool {
+        let s = &self.slots[t as usize];
+        s.status == NodeStatus::Up && !s.stressed && self.network.reachable(o, t)
+    }
+
+    fn on_failed(&mut self, o: u32, t: u32) {
+        if let Some(c) = self.slots[t as usize].crash {
+            let rec = &mut self.crashes[c as usize];
+            if rec.first_failed.is_none() {
+                rec.first_failed = Some(self.now);
+                let d = self.now.saturating_duration_since(rec.at);
+                self.log(self.now, format!("n{o} declares n{t} failed first (+{})", secs(d)));
+            }
+        } else if self.healthy_and_reachable(o, t) {
+            self.fp_failures += 1;
+            self.note_false_positive(o, t, true);
+        }
+    }
+
+    fn note_false_positive(&mut self, o: u32, t: u32, failure: bool) {
+        if self.false_positives.len() < FALSE_POSITIVES_KEPT {
+            self.false_positives.push(FalsePositive { at: self.now, observer: o, target: t, failure });
+        }
+    }
+
+    /// `o` started `count` suspicions during its last input: find whom it suspects now.
+    fn on_suspicions(&mut self, o: u32, count: u64) {
+        let now = self.now;
+        let Some(node) = self.slots[o as usize].node.as_ref() else { return };
+        let targets: Vec<u32> = node
+            .members()
+            .filter(|m| m.state() == MemberState::Suspect && m.state_change() == now)
+            .filter_map(|m| index_of_name(m.name()))
+            .take(count as usize)
+            .collect();
+        self.unattributed_suspicions += count.saturating_sub(targets.len() as u64);
+        for t in targets {
+            if t >= self.n {
+                continue;
+            }
+            if let Some(c) = self.slots[t as usize].crash {
+                let rec = &mut self.crashes[c as usize];
+                if rec.first_suspect.is_none() {
+                    rec.first_suspect = Some(now);
+                    let d = now.saturating_duration_since(rec.at);
+                    self.log(now, format!("n{o} suspects n{t} first (+{})", secs(d)));
+                }
+            } else if self.healthy_and_reachable(o, t) {
+                self.fp_suspicions += 1;
+                self.note_false_positive(o, t, false);
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = self.now;
+        if self.join_converged.is_none() && self.started == self.n && self.converged() {
+            self.join_converged = Some(now);
+            self.log(now, format!("join converged: all {} live nodes see each other alive", self.up));
+        }
+        for i in 0..self.crashes.len() {
+            let t = self.crashes[i].node;
+            if self.slots[t as usize].crash == Some(i as u32) && self.seen_by[t as usize] == 0 {
+                self.check_all_failed(t);
+            }
+        }
+        self.check_watches();
+        self.check_queues();
+        self.sample();
+    }
+
+    fn check_watches(&mut self) {
+        let now = self.now;
+        let mut converged = None;
+        for i in 0..self.watches.len() {
+            let w = self.watches[i];
+            if w.done.is_some() {
+                continue;
+            }
+            let reached = match w.kind {
+                WatchKind::Converged => {
+                    *converged.get_or_insert_with(|| self.started == self.n && self.converged())
+                }
+                WatchKind::AliveEverywhere => {
+                    self.slots[w.node as usize].status == NodeStatus::Up
+                        && self.seen_by[w.node as usize] == self.up
+                }
+                WatchKind::GoneEverywhere => self.seen_by[w.node as usize] == 0,
+            };
+            if reached {
+                self.watches[i].done = Some(now);
+                let d = secs(now.saturating_duration_since(w.at));
+                let text = match w.kind {
+                    WatchKind::Converged => format!("cluster converged again (+{d})"),
+                    WatchKind::AliveEverywhere => format!("n{} alive everywhere (+{d})", w.node),
+                    WatchKind::GoneEverywhere => format!("n{} left everywhere (+{d})", w.node),
+                };
+                self.log(now, text);
+            }
+        }
+    }
+
+    fn check_queues(&mut self) {
+        if self.violations.len() >= VIOLATIONS_KEPT {
+            return;
+        }
+        let (b, t, e) =
+            (self.proto.broadcast_queue_max, self.proto.transmit_queue_max, self.proto.events_max);
+        for (i, s) in self.slots.iter().enumerate() {
+            let Some(node) = s.node.as_ref() else { continue };
+            let (pb, pt, pe) = (node.pending_broadcasts(), node.pending_transmits(), node.pending_events());
+            if pb > b || pt > t || pe > e {
+                self.violations.push(format!(
+                    "{}: n{i} queues over cap: broadcasts {pb}/{b}, transmits {pt}/{t}, events {pe}/{e}",
+                    self.now
+                ));
+                return;
+            }
+        }
+    }
+
+    fn sample(&mut self) {
+        let u = f64::from(self.up.max(1));
+        let (mut sum, mut min, mut count) = (0.0, 1.0f64, 0u32);
+        for (j, s) in self.slots.iter().enumerate() {
+            if s.status == NodeStatus::Up {
+                let f = f64::from(self.seen_by[j]) / u;
+                sum += f;
+                min = min.min(f);
+                count += 1;
+            }
+        }
+        let crash_known = self
+            .crashes
+            .iter()
+            .map(|c| 1.0 - (f64::from(self.seen_by[c.node as usize]) / u).min(1.0))
+            .collect();
+        self.samples.push(Sample {
+            at: self.now,
+            join_mean: if count == 0 { 0.0 } else { sum / f64::from(count) },
+            join_min: if count == 0 { 0.0 } else { min },
+            crash_known,
+        });
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Faults
+    // ---------------------------------------------------------------------------------
+
+    fn random_node(&mut self, pred: impl Fn(&Self, u32) -> bool) -> Option<u32> {
+        let candidates: Vec<u32> = (0..self.n).filter(|&j| pred(self, j)).collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let k = (self.fault_rng.next_u64() % candidates.len() as u64) as usize;
+        Some(candidates[k])
+    }
+
+    fn random_nodes(&mut self, count: u32) -> Vec<u32> {
+        let mut candidates: Vec<u32> = (1..self.n)
+            .filter(|&j| self.slots[j as usize].status == NodeStatus::Up && !self.slots[j as usize].stressed)
+            .collect();
+        let k = (count as usize).min(candidates.len());
+        for i in 0..k {
+            let j = i + (self.fault_rng.next_u64() % (candidates.len() - i) as u64) as usize;
+            candidates.swap(i, j);
+        }
+        candidates.truncate(k);
+        candidates
+    }
+
+    fn take_down(&mut self, i: u32, status: NodeStatus) {
+        let s = &mut self.slots[i as usize];
+        if s.status == NodeStatus::Up {
+            self.up -= 1;
+        }
+        s.status = status;
+        s.stressed = false;
+        if status == NodeStatus::Crashed {
+            s.node = None;
+            s.timer_generation += 1;
+            s.timer_at = Instant::MAX;
+        }
+        self.clear_row(i);
+    }
+
+    fn apply(&mut self, fault: Fault) {
+        let now = self.now;
+        match fault {
+            Fault::Crash { count } => {
+                for i in self.random_nodes(count) {
+                    self.crash(i);
+                }
+            }
+            Fault::CrashNode { node } => {
+                if node < self.n && matches!(self.slots[node as usize].status, NodeStatus::Up) {
+                    self.crash(node);
+                }
+            }
+            Fault::RestartCrashed => {
+                for i in 0..self.n {
+                    if self.slots[i as usize].status == NodeStatus::Crashed {
+                        self.start(i);
+                    }
+                }
+            }
+            Fault::Restart { node } => {
+                if node < self.n {
+                    self.start(node);
+                }
+            }
+            Fault::Leave { count } => {
+                for i in self.random_nodes(count) {
+                    self.leave(i);
+                }
+            }
+            Fault::LeaveNode { node } => {
+                if node < self.n && self.slots[node as usize].status == NodeStatus::Up {
+                    self.leave(node);
+                }
+            }
+            Fault::Cut { id, cut } => {
+                self.log(now, format!("network cut: {:?} ↛ {:?}{}", cut.from, cut.to, if cut.both_ways { " (both ways)" } else { " (one way)" }));
+                self.network.add_cut(id, cut);
+            }
+            Fault::Isolate { id, one_way } => {
+                let pick = self.random_nodes(1);
+                if let Some(&i) = pick.first() {
+                    let cut = if one_way {
+                        Cut { from: i..i + 1, to: 0..self.n, both_ways: false }
+                    } else {
+                        Cut::isolate(i, self.n)
+                    };
+                    let how = if one_way { "can no longer send (asymmetric)" } else { "is isolated" };
+                    self.log(now, format!("n{i} {how}"));
+                    self.network.add_cut(id, cut);
+                }
+            }
+            Fault::Heal { id } => {
+                if self.network.remove_cut(id) {
+                    self.log(now, "network healed".to_string());
+                    self.watches.push(Watch { kind: WatchKind::Converged, node: 0, at: now, done: None });
+                }
+            }
+            Fault::Stress { id, count } => {
+                let picked = self.random_nodes(count);
+                for &i in &picked {
+                    self.slots[i as usize].stressed = true;
+                }
+                let names: Vec<String> = picked.iter().map(|&i| name_of(i)).collect();
+                let (lo, hi) = self.config.stress_delay;
+                self.log(now, format!("stress: {} handle input {}..{} late", names.join(", "), secs(lo), secs(hi)));
+                self.stresses.push((id, picked));
+            }
+            Fault::Unstress { id } => {
+                if let Some(k) = self.stresses.iter().position(|(i, _)| *i == id) {
+                    let (_, nodes) = self.stresses.swap_remove(k);
+                    for i in nodes {
+                        self.slots[i as usize].stressed = false;
+                    }
+                    self.log(now, "stress ends".to_string());
+                }
+            }
+            Fault::SetLoss { loss } => {
+                self.network.set_loss(loss);
+                self.log(now, format!("datagram loss set to {:.1}%", loss * 100.0));
+            }
+        }
+    }
+
+    fn crash(&mut self, i: u32) {
+        let now = self.now;
+        self.take_down(i, NodeStatus::Crashed);
+        let idx = self.crashes.len() as u32;
+        self.crashes.push(CrashRecord {
+            node: i,
+            at: now,
+            first_suspect: None,
+            first_failed: None,
+            all_failed: None,
+        });
+        self.slots[i as usize].crash = Some(idx);
+        self.log(now, format!("n{i} crashes"));
+        if self.seen_by[i as usize] == 0 {
+            self.check_all_failed(i);
+        }
+    }
+
+    fn leave(&mut self, i: u32) {
+        let now = self.now;
+        if let Some(node) = self.slots[i as usize].node.as_mut() {
+            node.leave(now);
+        }
+        self.take_down(i, NodeStatus::Leaving);
+        self.log(now, format!("n{i} leaves gracefully"));
+        self.watches.push(Watch { kind: WatchKind::GoneEverywhere, node: i, at: now, done: None });
+        let life = self.slots[i as usize].life;
+        self.push(now + self.config.leave_linger, Action::Stop { node: i, life });
+        self.after_input(i, false);
+    }
+
+    fn log(&mut self, at: Instant, text: String) {
+        self.timeline.push(TimelineEntry { at, text });
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Getters
+    // ---------------------------------------------------------------------------------
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// The protocol configuration every node runs.
+    pub fn protocol_config(&self) -> &Config {
+        &self.proto
+    }
+
+    /// Number of nodes (in any status).
+    pub fn len(&self) -> u32 {
+        self.n
+    }
+
+    /// Whether the world has no nodes (never: at least one is required).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Node `i`'s protocol state, while it runs.
+    pub fn node(&self, i: u32) -> Option<&SimNode> {
+        self.slots.get(i as usize)?.node.as_ref()
+    }
+
+    /// Node `i`'s status.
+    pub fn status(&self, i: u32) -> Option<NodeStatus> {
+        self.slots.get(i as usize).map(|s| s.status)
+    }
+
+    /// Number of nodes up (running and not left).
+    pub fn up_count(&self) -> u32 {
+        self.up
+    }
+
+    /// Whether every live node sees every live node alive (or suspect) and nothing else.
+    pub fn converged(&self) -> bool {
+        let u = self.up;
+        self.slots.iter().enumerate().all(|(i, s)| {
+            s.status != NodeStatus::Up || (self.sees[i] == u && self.seen_by[i] == u)
+        })
+    }
+
+    /// How many live nodes see `t` alive or suspect.
+    pub fn seen_by(&self, t: u32) -> u32 {
+        self.seen_by.get(t as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether live node `o` sees `t` alive or suspect (from its events).
+    pub fn sees(&self, o: u32, t: u32) -> bool {
+        if o >= self.n || t >= self.n {
+            return false;
+        }
+        self.view[o as usize * self.words + t as usize / 64] & (1 << (t % 64)) != 0
+    }
+
+    /// When the join storm converged.
+    pub fn join_converged(&self) -> Option<Instant> {
+        self.join_converged
+    }
+
+    /// Crash records, in crash order.
+    pub fn crashes(&self) -> &[CrashRecord] {
+        &self.crashes
+    }
+
+    /// Milestones (heals, restarts, leaves) and when they were reached.
+    pub fn watches(&self) -> &[Watch] {
+        &self.watches
+    }
+
+    /// Suspicions of healthy, reachable nodes (counted per observer).
+    pub fn false_suspicions(&self) -> u64 {
+        self.fp_suspicions
+    }
+
+    /// Failure declarations of healthy, reachable nodes (counted per observer).
+    pub fn false_failures(&self) -> u64 {
+        self.fp_failures
+    }
+
+    /// The first false positives, in order.
+    pub fn false_positive_log(&self) -> &[FalsePositive] {
+        &self.false_positives
+    }
+
+    /// Suspicions a node counted whose target could not be identified.
+    pub fn unattributed_suspicions(&self) -> u64 {
+        self.unattributed_suspicions
+    }
+
+    /// Times a node asked again for a deadline it had just been given (a core bug).
+    pub fn timer_spins(&self) -> u64 {
+        self.timer_spins
+    }
+
+    /// The network (cuts in force, drop counters).
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Samples of the views, one per sample interval.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// The timeline so far.
+    pub fn timeline(&self) -> &[TimelineEntry] {
+        &self.timeline
+    }
+
+    /// Transmits and bytes sent so far (before network loss).
+    pub fn traffic(&self) -> (u64, u64) {
+        (self.msgs, self.bytes)
+    }
+
+    /// The digest of every transmit and event so far, as 16 hex digits.
+    pub fn digest(&self) -> String {
+        self.digest.hex()
+    }
+
+    /// Invariant violations seen so far, plus those found by a full scan now: queues over
+    /// their caps, and any node's view of a live member `X` with an incarnation above
+    /// `X`'s own (only `X` may raise it). The scan is O(N²): for tests and small runs.
+    pub fn check_invariants(&self) -> Vec<String> {
+        let mut out = self.violations.clone();
+        for (o, s) in self.slots.iter().enumerate() {
+            let Some(node) = s.node.as_ref() else { continue };
+            for m in node.members() {
+                let Some(t) = index_of_name(m.name()).filter(|&t| t < self.n) else { continue };
+                let Some(own) = self.node(t).filter(|_| self.slots[t as usize].status == NodeStatus::Up) else {
+                    continue;
+                };
+                let own = own.local().incarnation();
+                if m.incarnation() > own {
+                    out.push(format!(
+                        "n{o} sees n{t} at incarnation {} but n{t} is at {own}",
+                        m.incarnation()
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
