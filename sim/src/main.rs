@@ -115,7 +115,10 @@ fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
         && cli.isolate.is_empty()
         && cli.one_way.is_empty()
         && cli.stress.is_empty());
-    let name = cli.scenario.as_deref().unwrap_or(if custom_faults { "join" } else { "demo" });
+    let name = cli
+        .scenario
+        .as_deref()
+        .unwrap_or(if custom_faults { "join" } else { "demo" });
     let mut plan = scenario::scenario(name, sim)?;
     if cli.scenario.is_none() && custom_faults {
         plan.duration = Duration::from_secs(60);
@@ -140,24 +143,42 @@ fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
         plan.duration = d;
     }
     let f = &mut plan.faults;
-    f.extend(cli.crash.iter().map(|c| PlannedFault::Crash { count: c.count, at: c.at }));
-    f.extend(cli.restart.iter().map(|&at| PlannedFault::RestartCrashed { at }));
-    f.extend(cli.leave.iter().map(|c| PlannedFault::Leave { count: c.count, at: c.at }));
+    f.extend(cli.crash.iter().map(|c| PlannedFault::Crash {
+        count: c.count,
+        at: c.at,
+    }));
+    f.extend(
+        cli.restart
+            .iter()
+            .map(|&at| PlannedFault::RestartCrashed { at }),
+    );
+    f.extend(cli.leave.iter().map(|c| PlannedFault::Leave {
+        count: c.count,
+        at: c.at,
+    }));
     f.extend(cli.partition.iter().map(|p| PlannedFault::Partition {
         fraction: p.fraction,
         from: p.from,
         until: p.until,
     }));
-    f.extend(cli.isolate.iter().map(|&(from, until)| PlannedFault::Isolate {
-        one_way: false,
-        from,
-        until,
-    }));
-    f.extend(cli.one_way.iter().map(|&(from, until)| PlannedFault::Isolate {
-        one_way: true,
-        from,
-        until,
-    }));
+    f.extend(
+        cli.isolate
+            .iter()
+            .map(|&(from, until)| PlannedFault::Isolate {
+                one_way: false,
+                from,
+                until,
+            }),
+    );
+    f.extend(
+        cli.one_way
+            .iter()
+            .map(|&(from, until)| PlannedFault::Isolate {
+                one_way: true,
+                from,
+                until,
+            }),
+    );
     f.extend(cli.stress.iter().map(|s| PlannedFault::Stress {
         count: s.count,
         from: s.from,
@@ -169,7 +190,23 @@ fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
     Ok(plan)
 }
 
-fn run(plan: &scenario::Plan, progress: bool) -> Result<(World, Report), String> {
+/// Node-seconds per wall second from 10 s after the join converged to the end (at least
+/// 10 virtual seconds of it), when the run lasted that long.
+fn steady_rate(world: &World, marks: &[(Instant, Duration)]) -> Option<(f64, f64)> {
+    let from = world.join_converged()? + Duration::from_secs(10);
+    let &(t0, w0) = marks.iter().find(|(t, _)| *t >= from)?;
+    let &(t1, w1) = marks.last()?;
+    let virtual_s = t1.saturating_duration_since(t0).as_secs_f64();
+    let wall_s = w1.saturating_sub(w0).as_secs_f64();
+    if virtual_s < 10.0 || wall_s <= 0.0 {
+        return None;
+    }
+    Some((f64::from(world.len()) * virtual_s / wall_s, virtual_s))
+}
+
+type Outcome = (World, Report, Option<(f64, f64)>);
+
+fn run(plan: &scenario::Plan, progress: bool) -> Result<Outcome, String> {
     let mut world = plan.world().map_err(|e| e.to_string())?;
     let wall = WallInstant::now();
     let end = Instant::ZERO + plan.duration;
@@ -187,14 +224,17 @@ fn run(plan: &scenario::Plan, progress: bool) -> Result<(World, Report), String>
         ProgressBar::hidden()
     };
     let step = Duration::from_secs(1);
+    let mut marks = Vec::new();
     while world.now() < end {
         world.run_until((world.now() + step).min(end));
+        marks.push((world.now(), wall.elapsed()));
         bar.set_position(world.now().as_micros() / 1_000_000);
         bar.set_message(format!("{} live", world.up_count()));
     }
     bar.finish_and_clear();
     let report = Report::new(&world, wall.elapsed());
-    Ok((world, report))
+    let steady = steady_rate(&world, &marks);
+    Ok((world, report, steady))
 }
 
 fn main() -> ExitCode {
@@ -202,7 +242,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match main_inner(&cli) {
@@ -218,8 +262,14 @@ fn main_inner(cli: &Cli) -> Result<ExitCode, String> {
     let plan = plan(cli)?;
     let json_stdout = cli.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
     let progress = !cli.quiet;
-    let (world, report) = run(&plan, progress)?;
-    let text = report::render(&world, &report);
+    let (world, report, steady) = run(&plan, progress)?;
+    let mut text = report::render(&world, &report);
+    if let Some((rate, over)) = steady {
+        text.push_str(&format!(
+            "  {:<34} {rate:.0} node-seconds per wall second (last {over:.0} virtual s)\n",
+            "steady state"
+        ));
+    }
     if json_stdout {
         eprint!("{text}");
     } else {
@@ -227,7 +277,7 @@ fn main_inner(cli: &Cli) -> Result<ExitCode, String> {
     }
     let mut code = ExitCode::SUCCESS;
     if cli.check_determinism {
-        let (_, again) = run(&plan, progress)?;
+        let (_, again, _) = run(&plan, progress)?;
         let same = again.digest == report.digest;
         let line = format!(
             "determinism: first run {} second run {} ({})",

@@ -65,12 +65,20 @@ impl Cut {
     /// A symmetric partition of `n` nodes: the first `⌊fraction·n⌋` against the rest.
     pub fn split(n: u32, fraction: f64) -> Self {
         let k = ((f64::from(n) * fraction).floor() as u32).clamp(1, n.saturating_sub(1).max(1));
-        Self { from: 0..k, to: k..n, both_ways: true }
+        Self {
+            from: 0..k,
+            to: k..n,
+            both_ways: true,
+        }
     }
 
     /// Node `node` cut off from all `n` nodes, both ways.
     pub fn isolate(node: u32, n: u32) -> Self {
-        Self { from: node..node + 1, to: 0..n, both_ways: true }
+        Self {
+            from: node..node + 1,
+            to: 0..n,
+            both_ways: true,
+        }
     }
 
     /// Whether this cut drops traffic from `src` to `dst`.
@@ -245,20 +253,32 @@ mod tests {
 
     #[test]
     fn loss_drops_about_the_configured_fraction_of_datagrams_but_no_streams() {
-        let mut n = net(NetworkConfig { loss: 0.1, ..NetworkConfig::default() });
+        let mut n = net(NetworkConfig {
+            loss: 0.1,
+            ..NetworkConfig::default()
+        });
         let mut r = rng();
         let lost = (0..100_000)
             .filter(|_| n.route(&mut r, 0, 1, Channel::Datagram, 100) == Fate::Lost)
             .count();
-        assert!((9_000..11_000).contains(&lost), "lost {lost} of 100000 at 10%");
+        assert!(
+            (9_000..11_000).contains(&lost),
+            "lost {lost} of 100000 at 10%"
+        );
         for _ in 0..1_000 {
-            assert!(matches!(n.route(&mut r, 0, 1, Channel::Stream, 100), Fate::Delivered(_)));
+            assert!(matches!(
+                n.route(&mut r, 0, 1, Channel::Stream, 100),
+                Fate::Delivered(_)
+            ));
         }
     }
 
     #[test]
     fn duplication_delivers_two_copies() {
-        let mut n = net(NetworkConfig { duplicate: 1.0, ..NetworkConfig::default() });
+        let mut n = net(NetworkConfig {
+            duplicate: 1.0,
+            ..NetworkConfig::default()
+        });
         let fate = n.route(&mut rng(), 0, 1, Channel::Datagram, 100);
         assert!(matches!(fate, Fate::Duplicated(_, _)));
         assert_eq!(n.duplicated, 1);
@@ -266,11 +286,23 @@ mod tests {
 
     #[test]
     fn datagrams_over_the_budget_are_dropped() {
-        let mut n = net(NetworkConfig { packet_budget: Some(1400), ..NetworkConfig::default() });
+        let mut n = net(NetworkConfig {
+            packet_budget: Some(1400),
+            ..NetworkConfig::default()
+        });
         let mut r = rng();
-        assert_eq!(n.route(&mut r, 0, 1, Channel::Datagram, 1401), Fate::TooLarge);
-        assert!(matches!(n.route(&mut r, 0, 1, Channel::Datagram, 1400), Fate::Delivered(_)));
-        assert!(matches!(n.route(&mut r, 0, 1, Channel::Stream, 100_000), Fate::Delivered(_)));
+        assert_eq!(
+            n.route(&mut r, 0, 1, Channel::Datagram, 1401),
+            Fate::TooLarge
+        );
+        assert!(matches!(
+            n.route(&mut r, 0, 1, Channel::Datagram, 1400),
+            Fate::Delivered(_)
+        ));
+        assert!(matches!(
+            n.route(&mut r, 0, 1, Channel::Stream, 100_000),
+            Fate::Delivered(_)
+        ));
     }
 
     #[test]
@@ -280,19 +312,38 @@ mod tests {
         n.add_cut(1, Cut::split(10, 0.5));
         assert_eq!(n.route(&mut r, 1, 7, Channel::Datagram, 10), Fate::Cut);
         assert_eq!(n.route(&mut r, 7, 1, Channel::Stream, 10), Fate::Cut);
-        assert!(matches!(n.route(&mut r, 1, 2, Channel::Datagram, 10), Fate::Delivered(_)));
-        assert!(matches!(n.route(&mut r, 6, 9, Channel::Datagram, 10), Fate::Delivered(_)));
+        assert!(matches!(
+            n.route(&mut r, 1, 2, Channel::Datagram, 10),
+            Fate::Delivered(_)
+        ));
+        assert!(matches!(
+            n.route(&mut r, 6, 9, Channel::Datagram, 10),
+            Fate::Delivered(_)
+        ));
         assert!(n.remove_cut(1));
-        assert!(matches!(n.route(&mut r, 1, 7, Channel::Datagram, 10), Fate::Delivered(_)));
+        assert!(matches!(
+            n.route(&mut r, 1, 7, Channel::Datagram, 10),
+            Fate::Delivered(_)
+        ));
     }
 
     #[test]
     fn an_asymmetric_cut_drops_one_direction_only() {
         let mut n = net(NetworkConfig::default());
         let mut r = rng();
-        n.add_cut(3, Cut { from: 0..1, to: 1..2, both_ways: false });
+        n.add_cut(
+            3,
+            Cut {
+                from: 0..1,
+                to: 1..2,
+                both_ways: false,
+            },
+        );
         assert_eq!(n.route(&mut r, 0, 1, Channel::Datagram, 10), Fate::Cut);
-        assert!(matches!(n.route(&mut r, 1, 0, Channel::Datagram, 10), Fate::Delivered(_)));
+        assert!(matches!(
+            n.route(&mut r, 1, 0, Channel::Datagram, 10),
+            Fate::Delivered(_)
+        ));
         assert!(!n.reachable(0, 1));
     }
 
@@ -300,7 +351,11 @@ mod tests {
     fn an_isolated_node_reaches_nobody() {
         let mut n = net(NetworkConfig::default());
         n.add_cut(1, Cut::isolate(4, 10));
-        assert!((0..10).filter(|&i| i != 4).all(|i| n.blocked(4, i) && n.blocked(i, 4)));
+        assert!(
+            (0..10)
+                .filter(|&i| i != 4)
+                .all(|i| n.blocked(4, i) && n.blocked(i, 4))
+        );
         assert!(!n.blocked(3, 5));
     }
 

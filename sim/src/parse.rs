@@ -37,8 +37,11 @@ pub fn duration(s: &str) -> Result<Duration, SpecError> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s)
-        .or_else(|e| err(format!("invalid duration `{s}` ({e}); expected e.g. 500ms, 30s, 2m")))
+    humantime::parse_duration(s).or_else(|e| {
+        err(format!(
+            "invalid duration `{s}` ({e}); expected e.g. 500ms, 30s, 2m"
+        ))
+    })
 }
 
 /// Parses `A..B` into two durations with `A <= B`.
@@ -47,7 +50,9 @@ pub fn duration(s: &str) -> Result<Duration, SpecError> {
 /// [`SpecError`] without `..`, on a bad duration, or when `A > B`.
 pub fn duration_range(s: &str) -> Result<(Duration, Duration), SpecError> {
     let Some((a, b)) = s.split_once("..") else {
-        return err(format!("invalid range `{s}`; expected START..END, e.g. 60s..120s"));
+        return err(format!(
+            "invalid range `{s}`; expected START..END, e.g. 60s..120s"
+        ));
     };
     let (a, b) = (duration(a)?, duration(b)?);
     if a > b {
@@ -76,14 +81,18 @@ pub fn latency(s: &str) -> Result<(Duration, Duration), SpecError> {
 pub fn fraction(s: &str) -> Result<f64, SpecError> {
     match s.trim().parse::<f64>() {
         Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-        _ => err(format!("invalid fraction `{s}`; expected a number from 0 to 1, e.g. 0.1")),
+        _ => err(format!(
+            "invalid fraction `{s}`; expected a number from 0 to 1, e.g. 0.1"
+        )),
     }
 }
 
 fn count(s: &str) -> Result<u32, SpecError> {
     match s.trim().parse::<u32>() {
         Ok(k) if k > 0 => Ok(k),
-        _ => err(format!("invalid node count `{s}`; expected a positive integer")),
+        _ => err(format!(
+            "invalid node count `{s}`; expected a positive integer"
+        )),
     }
 }
 
@@ -102,9 +111,14 @@ pub struct CountAt {
 /// [`SpecError`] on a missing `@`, a zero or bad count, or a bad time.
 pub fn count_at(s: &str) -> Result<CountAt, SpecError> {
     let Some((k, t)) = s.split_once('@') else {
-        return err(format!("invalid spec `{s}`; expected COUNT@TIME, e.g. 1@30s"));
+        return err(format!(
+            "invalid spec `{s}`; expected COUNT@TIME, e.g. 1@30s"
+        ));
     };
-    Ok(CountAt { count: count(k)?, at: duration(t)? })
+    Ok(CountAt {
+        count: count(k)?,
+        at: duration(t)?,
+    })
 }
 
 /// `K@T1..T2`: `K` nodes from `T1` until `T2`.
@@ -124,10 +138,16 @@ pub struct CountDuring {
 /// [`SpecError`] on a missing `@`, a zero or bad count, or a bad range.
 pub fn count_during(s: &str) -> Result<CountDuring, SpecError> {
     let Some((k, r)) = s.split_once('@') else {
-        return err(format!("invalid spec `{s}`; expected COUNT@START..END, e.g. 2@10s..70s"));
+        return err(format!(
+            "invalid spec `{s}`; expected COUNT@START..END, e.g. 2@10s..70s"
+        ));
     };
     let (from, until) = duration_range(r)?;
-    Ok(CountDuring { count: count(k)?, from, until })
+    Ok(CountDuring {
+        count: count(k)?,
+        from,
+        until,
+    })
 }
 
 /// `F@T1..T2`: a fraction of the nodes from `T1` until `T2`.
@@ -153,10 +173,16 @@ pub fn fraction_during(s: &str) -> Result<FractionDuring, SpecError> {
     };
     let fraction = fraction(f)?;
     if fraction <= 0.0 || fraction >= 1.0 {
-        return err(format!("invalid partition fraction `{f}`; expected 0 < F < 1"));
+        return err(format!(
+            "invalid partition fraction `{f}`; expected 0 < F < 1"
+        ));
     }
     let (from, until) = duration_range(r)?;
-    Ok(FractionDuring { fraction, from, until })
+    Ok(FractionDuring {
+        fraction,
+        from,
+        until,
+    })
 }
 
 #[cfg(test)]
@@ -183,7 +209,13 @@ mod tests {
 
     #[test]
     fn crash_spec_needs_a_positive_count_and_a_time() {
-        assert_eq!(count_at("3@30s"), Ok(CountAt { count: 3, at: Duration::from_secs(30) }));
+        assert_eq!(
+            count_at("3@30s"),
+            Ok(CountAt {
+                count: 3,
+                at: Duration::from_secs(30)
+            })
+        );
         assert!(count_at("0@30s").is_err());
         assert!(count_at("3").is_err());
         assert!(count_at("x@1s").is_err());
@@ -194,7 +226,10 @@ mod tests {
     fn partition_spec_needs_a_proper_fraction_and_an_ordered_range() {
         let p = fraction_during("0.5@60s..2m").expect("valid spec");
         assert_eq!(p.fraction, 0.5);
-        assert_eq!((p.from, p.until), (Duration::from_secs(60), Duration::from_secs(120)));
+        assert_eq!(
+            (p.from, p.until),
+            (Duration::from_secs(60), Duration::from_secs(120))
+        );
         assert!(fraction_during("1.0@1s..2s").is_err());
         assert!(fraction_during("0@1s..2s").is_err());
         assert!(fraction_during("0.5@2s..1s").is_err());
@@ -205,7 +240,10 @@ mod tests {
     fn stress_spec_reads_count_and_range() {
         let s = count_during("2@10s..70s").expect("valid spec");
         assert_eq!(s.count, 2);
-        assert_eq!((s.from, s.until), (Duration::from_secs(10), Duration::from_secs(70)));
+        assert_eq!(
+            (s.from, s.until),
+            (Duration::from_secs(10), Duration::from_secs(70))
+        );
     }
 
     #[test]

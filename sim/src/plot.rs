@@ -42,12 +42,18 @@ fn draw(world: &World, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         .draw()?;
     let t = |s: &crate::world::Sample| s.at.as_micros() as f64 / 1e6;
     chart
-        .draw_series(LineSeries::new(samples.iter().map(|s| (t(s), s.join_mean)), &BLUE))?
+        .draw_series(LineSeries::new(
+            samples.iter().map(|s| (t(s), s.join_mean)),
+            &BLUE,
+        ))?
         .label("joins: mean over members")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
     let grey = RGBColor(120, 120, 200);
     chart
-        .draw_series(LineSeries::new(samples.iter().map(|s| (t(s), s.join_min)), &grey))?
+        .draw_series(LineSeries::new(
+            samples.iter().map(|s| (t(s), s.join_min)),
+            &grey,
+        ))?
         .label("joins: least-known member")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
     for (k, c) in world.crashes().iter().enumerate().take(12) {

@@ -131,7 +131,13 @@ impl Report {
         let virtual_s = world.now().as_micros() as f64 / 1e6;
         let (msgs, bytes) = world.traffic();
         let node_s = f64::from(c.nodes) * virtual_s;
-        let per = |x: u64| if node_s > 0.0 { round(x as f64 / node_s) } else { 0.0 };
+        let per = |x: u64| {
+            if node_s > 0.0 {
+                round(x as f64 / node_s)
+            } else {
+                0.0
+            }
+        };
         Self {
             nodes: c.nodes,
             seed: c.seed,
@@ -139,7 +145,9 @@ impl Report {
             virtual_s,
             wall_s: round(wall.as_secs_f64()),
             peak_rss_bytes: peak_rss_bytes(),
-            join: JoinReport { converged_s: since(world.join_converged(), Instant::ZERO) },
+            join: JoinReport {
+                converged_s: since(world.join_converged(), Instant::ZERO),
+            },
             crashes: world
                 .crashes()
                 .iter()
@@ -156,7 +164,10 @@ impl Report {
                 failures: world.false_failures(),
             },
             broadcasts: Vec::new(),
-            traffic: Traffic { msgs_per_node_s: per(msgs), bytes_per_node_s: per(bytes) },
+            traffic: Traffic {
+                msgs_per_node_s: per(msgs),
+                bytes_per_node_s: per(bytes),
+            },
             digest: world.digest(),
         }
     }
@@ -168,7 +179,11 @@ impl Report {
 
     /// Simulated node-seconds per wall-clock second.
     pub fn node_seconds_per_wall_second(&self) -> f64 {
-        if self.wall_s > 0.0 { f64::from(self.nodes) * self.virtual_s / self.wall_s } else { 0.0 }
+        if self.wall_s > 0.0 {
+            f64::from(self.nodes) * self.virtual_s / self.wall_s
+        } else {
+            0.0
+        }
     }
 }
 
@@ -181,13 +196,22 @@ pub fn render(world: &World, report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "timeline (virtual time)");
     for e in world.timeline() {
-        let _ = writeln!(out, "  {:>10.3}s  {}", e.at.as_micros() as f64 / 1e6, e.text);
+        let _ = writeln!(
+            out,
+            "  {:>10.3}s  {}",
+            e.at.as_micros() as f64 / 1e6,
+            e.text
+        );
     }
     let fps = world.false_positive_log();
     if !fps.is_empty() {
         let _ = writeln!(out, "first false positives");
         for fp in fps.iter().take(5) {
-            let what = if fp.failure { "declares failed" } else { "suspects" };
+            let what = if fp.failure {
+                "declares failed"
+            } else {
+                "suspects"
+            };
             let _ = writeln!(
                 out,
                 "  {:>10.3}s  n{} {what} n{} (healthy and reachable)",
@@ -204,16 +228,26 @@ pub fn render(world: &World, report: &Report) -> String {
     };
     row(&mut out, "nodes", report.nodes.to_string());
     row(&mut out, "seed", report.seed.to_string());
-    let mode = if world.config().lifeguard { "Lifeguard" } else { "plain SWIM" };
+    let mode = if world.config().lifeguard {
+        "Lifeguard"
+    } else {
+        "plain SWIM"
+    };
     row(&mut out, "profile", format!("{} ({mode})", report.profile));
-    row(&mut out, "virtual time", format!("{:.1}s", report.virtual_s));
+    row(
+        &mut out,
+        "virtual time",
+        format!("{:.1}s", report.virtual_s),
+    );
     row(&mut out, "wall time", format!("{:.2}s", report.wall_s));
     row(
         &mut out,
         "node-seconds per wall second",
         format!("{:.0}", report.node_seconds_per_wall_second()),
     );
-    let rss = report.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+    let rss = report.peak_rss_bytes.map_or("unknown".into(), |b| {
+        format!("{:.1} MiB", b as f64 / 1048576.0)
+    });
     row(&mut out, "peak RSS", rss);
     row(&mut out, "join converged", opt(report.join.converged_s));
     for c in &report.crashes {
@@ -253,7 +287,28 @@ pub fn render(world: &World, report: &Report) -> String {
             net.dropped_loss, net.dropped_cut, net.dropped_budget, net.duplicated
         ),
     );
-    row(&mut out, "live nodes / converged now", format!("{} / {}", world.up_count(), world.converged()));
+    row(
+        &mut out,
+        "live nodes / converged now",
+        format!("{} / {}", world.up_count(), world.converged()),
+    );
+    let (mut pending, mut max_pending, mut dropped, mut running) = (0usize, 0usize, 0u64, 0usize);
+    for i in 0..world.len() {
+        if let Some(n) = world.node(i) {
+            pending += n.pending_broadcasts();
+            max_pending = max_pending.max(n.pending_broadcasts());
+            dropped += n.stats().broadcasts_dropped;
+            running += 1;
+        }
+    }
+    row(
+        &mut out,
+        "broadcast queues at the end",
+        format!(
+            "mean {:.1}, max {max_pending} pending; {dropped} dropped in total",
+            pending as f64 / running.max(1) as f64
+        ),
+    );
     row(&mut out, "digest", report.digest.clone());
     out
 }

@@ -76,7 +76,11 @@ pub struct Plan {
 impl Plan {
     /// A plan with no faults.
     pub fn new(sim: SimConfig, duration: Duration) -> Self {
-        Self { sim, duration, faults: Vec::new() }
+        Self {
+            sim,
+            duration,
+            faults: Vec::new(),
+        }
     }
 
     /// Builds the world with every fault scheduled.
@@ -90,10 +94,18 @@ impl Plan {
                 PlannedFault::Crash { count, at } => w.schedule(at, Fault::Crash { count }),
                 PlannedFault::RestartCrashed { at } => w.schedule(at, Fault::RestartCrashed),
                 PlannedFault::Leave { count, at } => w.schedule(at, Fault::Leave { count }),
-                PlannedFault::Partition { fraction, from, until } => {
+                PlannedFault::Partition {
+                    fraction,
+                    from,
+                    until,
+                } => {
                     w.schedule_partition(fraction, from, until);
                 }
-                PlannedFault::Isolate { one_way, from, until } => {
+                PlannedFault::Isolate {
+                    one_way,
+                    from,
+                    until,
+                } => {
                     w.schedule_isolate(one_way, from, until);
                 }
                 PlannedFault::Stress { count, from, until } => {
@@ -112,12 +124,21 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("join", "join storm only, 30 s"),
     ("crash", "join storm, 3 crashes at 30 s, 60 s"),
     ("loss", "10% datagram loss for 10 minutes, no faults"),
-    ("partition", "50/50 partition from 30 s to 90 s, then heal; 150 s"),
+    (
+        "partition",
+        "50/50 partition from 30 s to 90 s, then heal; 150 s",
+    ),
     ("isolate", "one node isolated from 30 s to 60 s; 90 s"),
     ("asymmetric", "one node cannot send from 30 s to 60 s; 90 s"),
-    ("restart", "one crash at 30 s, restart under the same name at 60 s; 90 s"),
+    (
+        "restart",
+        "one crash at 30 s, restart under the same name at 60 s; 90 s",
+    ),
     ("leave", "one graceful leave at 30 s; 60 s"),
-    ("stress", "2 stressed nodes (input handled 1–3 s late) from 30 s to 150 s; 180 s"),
+    (
+        "stress",
+        "2 stressed nodes (input handled 1–3 s late) from 30 s to 150 s; 180 s",
+    ),
 ];
 
 /// The plan for scenario `name` on `sim`.
@@ -128,35 +149,62 @@ pub fn scenario(name: &str, sim: SimConfig) -> Result<Plan, String> {
     let s = Duration::from_secs;
     let mut plan = Plan::new(sim, s(60));
     match name {
-        "demo" => plan.faults.push(PlannedFault::Crash { count: 1, at: s(30) }),
+        "demo" => plan.faults.push(PlannedFault::Crash {
+            count: 1,
+            at: s(30),
+        }),
         "join" => plan.duration = s(30),
-        "crash" => plan.faults.push(PlannedFault::Crash { count: 3, at: s(30) }),
+        "crash" => plan.faults.push(PlannedFault::Crash {
+            count: 3,
+            at: s(30),
+        }),
         "loss" => {
             plan.sim.network.loss = 0.1;
             plan.duration = s(600);
         }
         "partition" => {
-            plan.faults.push(PlannedFault::Partition { fraction: 0.5, from: s(30), until: s(90) });
+            plan.faults.push(PlannedFault::Partition {
+                fraction: 0.5,
+                from: s(30),
+                until: s(90),
+            });
             plan.duration = s(150);
         }
         "isolate" | "asymmetric" => {
             let one_way = name == "asymmetric";
-            plan.faults.push(PlannedFault::Isolate { one_way, from: s(30), until: s(60) });
+            plan.faults.push(PlannedFault::Isolate {
+                one_way,
+                from: s(30),
+                until: s(60),
+            });
             plan.duration = s(90);
         }
         "restart" => {
-            plan.faults.push(PlannedFault::Crash { count: 1, at: s(30) });
+            plan.faults.push(PlannedFault::Crash {
+                count: 1,
+                at: s(30),
+            });
             plan.faults.push(PlannedFault::RestartCrashed { at: s(60) });
             plan.duration = s(90);
         }
-        "leave" => plan.faults.push(PlannedFault::Leave { count: 1, at: s(30) }),
+        "leave" => plan.faults.push(PlannedFault::Leave {
+            count: 1,
+            at: s(30),
+        }),
         "stress" => {
-            plan.faults.push(PlannedFault::Stress { count: 2, from: s(30), until: s(150) });
+            plan.faults.push(PlannedFault::Stress {
+                count: 2,
+                from: s(30),
+                until: s(150),
+            });
             plan.duration = s(180);
         }
         _ => {
             let names: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
-            return Err(format!("unknown scenario `{name}`; expected one of {}", names.join(", ")));
+            return Err(format!(
+                "unknown scenario `{name}`; expected one of {}",
+                names.join(", ")
+            ));
         }
     }
     Ok(plan)

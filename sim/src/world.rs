@@ -310,11 +310,25 @@ pub struct TimelineEntry {
 }
 
 enum Action {
-    Start { node: u32 },
-    Timer { node: u32, generation: u32 },
-    Deliver { src: u32, dst: u32, channel: Channel, bytes: Vec<u8>, stalled: bool },
+    Start {
+        node: u32,
+    },
+    Timer {
+        node: u32,
+        generation: u32,
+    },
+    Deliver {
+        src: u32,
+        dst: u32,
+        channel: Channel,
+        bytes: Vec<u8>,
+        stalled: bool,
+    },
     Fault(Fault),
-    Stop { node: u32, life: u32 },
+    Stop {
+        node: u32,
+        life: u32,
+    },
     Tick,
 }
 
@@ -453,7 +467,9 @@ impl World {
             return Err(SimError::NodeCount(n));
         }
         let proto = config.protocol_config();
-        proto.validate().map_err(|e| SimError::Config(e.to_string()))?;
+        proto
+            .validate()
+            .map_err(|e| SimError::Config(e.to_string()))?;
         let words = (n as usize).div_ceil(64);
         let mut fault_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0xFA17));
         let net_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0x7E7));
@@ -509,7 +525,11 @@ impl World {
         let window = w.config.join_window.as_micros() as u64;
         w.push(Instant::ZERO, Action::Start { node: 0 });
         for i in 1..n {
-            let at = if window == 0 { 0 } else { 1 + fault_rng.next_u64() % window };
+            let at = if window == 0 {
+                0
+            } else {
+                1 + fault_rng.next_u64() % window
+            };
             w.push(Instant::from_micros(at), Action::Start { node: i });
         }
         w.fault_rng = fault_rng;
@@ -520,7 +540,11 @@ impl World {
                 "join storm: {n} nodes start within {} and join n0 ({} profile, {})",
                 secs(w.config.join_window),
                 w.config.profile.name(),
-                if w.config.lifeguard { "Lifeguard" } else { "plain SWIM" }
+                if w.config.lifeguard {
+                    "Lifeguard"
+                } else {
+                    "plain SWIM"
+                }
             ),
         );
         Ok(w)
@@ -532,7 +556,11 @@ impl World {
 
     fn push(&mut self, at: Instant, action: Action) {
         self.seq += 1;
-        self.heap.push(Scheduled { at, seq: self.seq, action });
+        self.heap.push(Scheduled {
+            at,
+            seq: self.seq,
+            action,
+        });
     }
 
     /// Schedules `fault` at virtual time `at` (from the start of the run).
@@ -548,7 +576,13 @@ impl World {
     /// Splits the nodes `fraction` / `1 - fraction` (by index) from `from` until `until`.
     pub fn schedule_partition(&mut self, fraction: f64, from: Duration, until: Duration) {
         let id = self.fresh_id();
-        self.schedule(from, Fault::Cut { id, cut: Cut::split(self.n, fraction) });
+        self.schedule(
+            from,
+            Fault::Cut {
+                id,
+                cut: Cut::split(self.n, fraction),
+            },
+        );
         self.schedule(until, Fault::Heal { id });
     }
 
@@ -617,7 +651,9 @@ impl World {
             Action::Start { node } => self.start(node),
             Action::Timer { node, generation } => {
                 let s = &self.slots[node as usize];
-                if s.timer_generation != generation || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving) {
+                if s.timer_generation != generation
+                    || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving)
+                {
                     return;
                 }
                 self.slots[node as usize].timer_at = Instant::MAX;
@@ -627,7 +663,13 @@ impl World {
                 }
                 self.after_input(node, true);
             }
-            Action::Deliver { src, dst, channel, bytes, stalled } => {
+            Action::Deliver {
+                src,
+                dst,
+                channel,
+                bytes,
+                stalled,
+            } => {
                 self.deliver(src, dst, channel, bytes, stalled);
             }
             Action::Fault(f) => self.apply(f),
@@ -652,7 +694,10 @@ impl World {
     fn start(&mut self, i: u32) {
         let now = self.now;
         let slot = &mut self.slots[i as usize];
-        if !matches!(slot.status, NodeStatus::NotStarted | NodeStatus::Crashed | NodeStatus::Stopped) {
+        if !matches!(
+            slot.status,
+            NodeStatus::NotStarted | NodeStatus::Crashed | NodeStatus::Stopped
+        ) {
             return;
         }
         let restart = slot.status != NodeStatus::NotStarted;
@@ -660,9 +705,13 @@ impl World {
             slot.life += 1;
         }
         let rng = ChaCha8Rng::seed_from_u64(node_seed(self.config.seed, i, slot.life));
-        let Ok(name) = NodeName::new(&name_of(i)) else { return };
+        let Ok(name) = NodeName::new(&name_of(i)) else {
+            return;
+        };
         let id = Identity::new(name, addr_of(i));
-        let Ok(node) = Node::new(self.proto.clone(), id, rng, now) else { return };
+        let Ok(node) = Node::new(self.proto.clone(), id, rng, now) else {
+            return;
+        };
         slot.node = Some(node);
         slot.status = NodeStatus::Up;
         slot.suspicions = 0;
@@ -686,8 +735,19 @@ impl World {
             let _ = node.join(now, &[addr_of(seed)]);
         }
         if restart {
-            self.log(now, format!("n{i} restarts under the same name and joins via {:?}", seed.map(name_of)));
-            self.watches.push(Watch { kind: WatchKind::AliveEverywhere, node: i, at: now, done: None });
+            self.log(
+                now,
+                format!(
+                    "n{i} restarts under the same name and joins via {:?}",
+                    seed.map(name_of)
+                ),
+            );
+            self.watches.push(Watch {
+                kind: WatchKind::AliveEverywhere,
+                node: i,
+                at: now,
+                done: None,
+            });
         }
         self.after_input(i, false);
     }
@@ -705,7 +765,16 @@ impl World {
             let extra = lo + Duration::from_micros(self.net_rng.next_u64() % (span + 1));
             let at = (now + extra).max(slot.busy_until);
             slot.busy_until = at;
-            self.push(at, Action::Deliver { src, dst, channel, bytes, stalled: true });
+            self.push(
+                at,
+                Action::Deliver {
+                    src,
+                    dst,
+                    channel,
+                    bytes,
+                    stalled: true,
+                },
+            );
             return;
         }
         if let Some(node) = slot.node.as_mut() {
@@ -730,19 +799,21 @@ impl World {
     fn after_input(&mut self, i: u32, from_timer: bool) {
         let now = self.now;
         let mut buf = core::mem::take(&mut self.scratch);
-        loop {
-            let Some(node) = self.slots[i as usize].node.as_mut() else { break };
-            let Some(t) = node.poll_transmit(now, &mut buf) else { break };
+        while let Some(node) = self.slots[i as usize].node.as_mut() {
+            let Some(t) = node.poll_transmit(now, &mut buf) else {
+                break;
+            };
             let len = t.len.min(buf.len());
             self.transmit(i, t.dst, t.channel, &buf[..len]);
         }
         self.scratch = buf;
-        loop {
-            let Some(node) = self.slots[i as usize].node.as_mut() else { break };
+        while let Some(node) = self.slots[i as usize].node.as_mut() {
             let Some(ev) = node.poll_event() else { break };
             self.on_event(i, &ev);
         }
-        let Some(node) = self.slots[i as usize].node.as_ref() else { return };
+        let Some(node) = self.slots[i as usize].node.as_ref() else {
+            return;
+        };
         let suspicions = node.stats().suspicions;
         let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
         let old = self.slots[i as usize].suspicions;
@@ -766,13 +837,21 @@ impl World {
             slot.timer_generation = slot.timer_generation.wrapping_add(1);
             let generation = slot.timer_generation;
             if deadline != Instant::MAX {
-                self.push(deadline, Action::Timer { node: i, generation });
+                self.push(
+                    deadline,
+                    Action::Timer {
+                        node: i,
+                        generation,
+                    },
+                );
             }
         }
     }
 
     fn transmit(&mut self, src: u32, dst: SocketAddr, channel: Channel, bytes: &[u8]) {
-        let Some(dst) = index_of_addr(dst).filter(|&d| d < self.n) else { return };
+        let Some(dst) = index_of_addr(dst).filter(|&d| d < self.n) else {
+            return;
+        };
         let ch = match channel {
             Channel::Datagram => 0u64,
             Channel::Stream => 1u64,
@@ -783,7 +862,9 @@ impl World {
         self.digest.bytes(bytes);
         self.msgs += 1;
         self.bytes += bytes.len() as u64;
-        let fate = self.network.route(&mut self.net_rng, src, dst, channel, bytes.len());
+        let fate = self
+            .network
+            .route(&mut self.net_rng, src, dst, channel, bytes.len());
         let (a, b) = match fate {
             Fate::Delivered(a) => (a, None),
             Fate::Duplicated(a, b) => (a, Some(b)),
@@ -793,7 +874,16 @@ impl World {
             let mut copy = self.pool.pop().unwrap_or_default();
             copy.extend_from_slice(bytes);
             let at = self.now + d;
-            self.push(at, Action::Deliver { src, dst, channel, bytes: copy, stalled: false });
+            self.push(
+                at,
+                Action::Deliver {
+                    src,
+                    dst,
+                    channel,
+                    bytes: copy,
+                    stalled: false,
+                },
+            );
         }
     }
 
@@ -818,7 +908,9 @@ impl World {
         if self.slots[o as usize].status != NodeStatus::Up {
             return;
         }
-        let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.n) else { return };
+        let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.n) else {
+            return;
+        };
         match ev {
             Event::MemberJoin(_) => self.set_view(o, t, true),
             Event::MemberFailed(_) => {
@@ -866,12 +958,17 @@ impl World {
     }
 
     fn check_all_failed(&mut self, t: u32) {
-        let Some(c) = self.slots[t as usize].crash else { return };
+        let Some(c) = self.slots[t as usize].crash else {
+            return;
+        };
         let rec = &mut self.crashes[c as usize];
         if rec.all_failed.is_none() {
             rec.all_failed = Some(self.now);
             let d = self.now.saturating_duration_since(rec.at);
-            self.log(self.now, format!("all live nodes declare n{t} failed (+{})", secs(d)));
+            self.log(
+                self.now,
+                format!("all live nodes declare n{t} failed (+{})", secs(d)),
+            );
         }
     }
 
@@ -888,7 +985,10 @@ impl World {
             if rec.first_failed.is_none() {
                 rec.first_failed = Some(self.now);
                 let d = self.now.saturating_duration_since(rec.at);
-                self.log(self.now, format!("n{o} declares n{t} failed first (+{})", secs(d)));
+                self.log(
+                    self.now,
+                    format!("n{o} declares n{t} failed first (+{})", secs(d)),
+                );
             }
         } else if self.healthy_and_reachable(o, t) {
             self.fp_failures += 1;
@@ -898,14 +998,21 @@ impl World {
 
     fn note_false_positive(&mut self, o: u32, t: u32, failure: bool) {
         if self.false_positives.len() < FALSE_POSITIVES_KEPT {
-            self.false_positives.push(FalsePositive { at: self.now, observer: o, target: t, failure });
+            self.false_positives.push(FalsePositive {
+                at: self.now,
+                observer: o,
+                target: t,
+                failure,
+            });
         }
     }
 
     /// `o` started `count` suspicions during its last input: find whom it suspects now.
     fn on_suspicions(&mut self, o: u32, count: u64) {
         let now = self.now;
-        let Some(node) = self.slots[o as usize].node.as_ref() else { return };
+        let Some(node) = self.slots[o as usize].node.as_ref() else {
+            return;
+        };
         let targets: Vec<u32> = node
             .members()
             .filter(|m| m.state() == MemberState::Suspect && m.state_change() == now)
@@ -935,7 +1042,13 @@ impl World {
         let now = self.now;
         if self.join_converged.is_none() && self.started == self.n && self.converged() {
             self.join_converged = Some(now);
-            self.log(now, format!("join converged: all {} live nodes see each other alive", self.up));
+            self.log(
+                now,
+                format!(
+                    "join converged: all {} live nodes see each other alive",
+                    self.up
+                ),
+            );
         }
         for i in 0..self.crashes.len() {
             let t = self.crashes[i].node;
@@ -983,11 +1096,20 @@ impl World {
         if self.violations.len() >= VIOLATIONS_KEPT {
             return;
         }
-        let (b, t, e) =
-            (self.proto.broadcast_queue_max, self.proto.transmit_queue_max, self.proto.events_max);
+        let (b, t, e) = (
+            self.proto.broadcast_queue_max,
+            self.proto.transmit_queue_max,
+            self.proto.events_max,
+        );
         for (i, s) in self.slots.iter().enumerate() {
-            let Some(node) = s.node.as_ref() else { continue };
-            let (pb, pt, pe) = (node.pending_broadcasts(), node.pending_transmits(), node.pending_events());
+            let Some(node) = s.node.as_ref() else {
+                continue;
+            };
+            let (pb, pt, pe) = (
+                node.pending_broadcasts(),
+                node.pending_transmits(),
+                node.pending_events(),
+            );
             if pb > b || pt > t || pe > e {
                 self.violations.push(format!(
                     "{}: n{i} queues over cap: broadcasts {pb}/{b}, transmits {pt}/{t}, events {pe}/{e}",
@@ -1016,7 +1138,11 @@ impl World {
             .collect();
         self.samples.push(Sample {
             at: self.now,
-            join_mean: if count == 0 { 0.0 } else { sum / f64::from(count) },
+            join_mean: if count == 0 {
+                0.0
+            } else {
+                sum / f64::from(count)
+            },
             join_min: if count == 0 { 0.0 } else { min },
             crash_known,
         });
@@ -1037,7 +1163,9 @@ impl World {
 
     fn random_nodes(&mut self, count: u32) -> Vec<u32> {
         let mut candidates: Vec<u32> = (1..self.n)
-            .filter(|&j| self.slots[j as usize].status == NodeStatus::Up && !self.slots[j as usize].stressed)
+            .filter(|&j| {
+                self.slots[j as usize].status == NodeStatus::Up && !self.slots[j as usize].stressed
+            })
             .collect();
         let k = (count as usize).min(candidates.len());
         for i in 0..k {
@@ -1099,18 +1227,38 @@ impl World {
                 }
             }
             Fault::Cut { id, cut } => {
-                self.log(now, format!("network cut: {:?} ↛ {:?}{}", cut.from, cut.to, if cut.both_ways { " (both ways)" } else { " (one way)" }));
+                self.log(
+                    now,
+                    format!(
+                        "network cut: {:?} ↛ {:?}{}",
+                        cut.from,
+                        cut.to,
+                        if cut.both_ways {
+                            " (both ways)"
+                        } else {
+                            " (one way)"
+                        }
+                    ),
+                );
                 self.network.add_cut(id, cut);
             }
             Fault::Isolate { id, one_way } => {
                 let pick = self.random_nodes(1);
                 if let Some(&i) = pick.first() {
                     let cut = if one_way {
-                        Cut { from: i..i + 1, to: 0..self.n, both_ways: false }
+                        Cut {
+                            from: i..i + 1,
+                            to: 0..self.n,
+                            both_ways: false,
+                        }
                     } else {
                         Cut::isolate(i, self.n)
                     };
-                    let how = if one_way { "can no longer send (asymmetric)" } else { "is isolated" };
+                    let how = if one_way {
+                        "can no longer send (asymmetric)"
+                    } else {
+                        "is isolated"
+                    };
                     self.log(now, format!("n{i} {how}"));
                     self.network.add_cut(id, cut);
                 }
@@ -1118,7 +1266,12 @@ impl World {
             Fault::Heal { id } => {
                 if self.network.remove_cut(id) {
                     self.log(now, "network healed".to_string());
-                    self.watches.push(Watch { kind: WatchKind::Converged, node: 0, at: now, done: None });
+                    self.watches.push(Watch {
+                        kind: WatchKind::Converged,
+                        node: 0,
+                        at: now,
+                        done: None,
+                    });
                 }
             }
             Fault::Stress { id, count } => {
@@ -1128,7 +1281,15 @@ impl World {
                 }
                 let names: Vec<String> = picked.iter().map(|&i| name_of(i)).collect();
                 let (lo, hi) = self.config.stress_delay;
-                self.log(now, format!("stress: {} handle input {}..{} late", names.join(", "), secs(lo), secs(hi)));
+                self.log(
+                    now,
+                    format!(
+                        "stress: {} handle input {}..{} late",
+                        names.join(", "),
+                        secs(lo),
+                        secs(hi)
+                    ),
+                );
                 self.stresses.push((id, picked));
             }
             Fault::Unstress { id } => {
@@ -1172,9 +1333,17 @@ impl World {
         }
         self.take_down(i, NodeStatus::Leaving);
         self.log(now, format!("n{i} leaves gracefully"));
-        self.watches.push(Watch { kind: WatchKind::GoneEverywhere, node: i, at: now, done: None });
+        self.watches.push(Watch {
+            kind: WatchKind::GoneEverywhere,
+            node: i,
+            at: now,
+            done: None,
+        });
         let life = self.slots[i as usize].life;
-        self.push(now + self.config.leave_linger, Action::Stop { node: i, life });
+        self.push(
+            now + self.config.leave_linger,
+            Action::Stop { node: i, life },
+        );
         self.after_input(i, false);
     }
 
@@ -1229,9 +1398,10 @@ impl World {
     /// Whether every live node sees every live node alive (or suspect) and nothing else.
     pub fn converged(&self) -> bool {
         let u = self.up;
-        self.slots.iter().enumerate().all(|(i, s)| {
-            s.status != NodeStatus::Up || (self.sees[i] == u && self.seen_by[i] == u)
-        })
+        self.slots
+            .iter()
+            .enumerate()
+            .all(|(i, s)| s.status != NodeStatus::Up || (self.sees[i] == u && self.seen_by[i] == u))
     }
 
     /// How many live nodes see `t` alive or suspect.
@@ -1318,10 +1488,17 @@ impl World {
     pub fn check_invariants(&self) -> Vec<String> {
         let mut out = self.violations.clone();
         for (o, s) in self.slots.iter().enumerate() {
-            let Some(node) = s.node.as_ref() else { continue };
+            let Some(node) = s.node.as_ref() else {
+                continue;
+            };
             for m in node.members() {
-                let Some(t) = index_of_name(m.name()).filter(|&t| t < self.n) else { continue };
-                let Some(own) = self.node(t).filter(|_| self.slots[t as usize].status == NodeStatus::Up) else {
+                let Some(t) = index_of_name(m.name()).filter(|&t| t < self.n) else {
+                    continue;
+                };
+                let Some(own) = self
+                    .node(t)
+                    .filter(|_| self.slots[t as usize].status == NodeStatus::Up)
+                else {
                     continue;
                 };
                 let own = own.local().incarnation();

@@ -37,7 +37,11 @@ fn join_storm_converges_within_seconds() {
              (hearsay-sim --nodes 150 --seed {seed} --scenario join)"
         );
         assert!(w.converged(), "seed {seed}: still converged at 20 s");
-        assert_eq!(w.false_suspicions() + w.false_failures(), 0, "seed {seed}: false positives");
+        assert_eq!(
+            w.false_suspicions() + w.false_failures(),
+            0,
+            "seed {seed}: false positives"
+        );
     }
 }
 
@@ -53,12 +57,24 @@ fn a_crash_is_suspected_then_declared_failed_by_every_live_node() {
     let first_failed = c.first_failed.map(|t| s(t) - s(c.at));
     let all_failed = c.all_failed.map(|t| s(t) - s(c.at));
     // SWIM: expected first detection ≈ 1.58 probe periods; one node in 100 probes it.
-    assert!(first_suspect.is_some_and(|d| d <= 5.0), "first suspicion within 5 s: {ctx}");
+    assert!(
+        first_suspect.is_some_and(|d| d <= 5.0),
+        "first suspicion within 5 s: {ctx}"
+    );
     // Lifeguard suspicion: min = 4 × log10(100) × 1 s = 8 s, max = 6 × min = 48 s, decaying
     // with independent confirmations.
-    assert!(first_failed.is_some_and(|d| d <= 30.0), "first failure within 30 s: {ctx}");
-    assert!(all_failed.is_some_and(|d| d <= 35.0), "everyone declared failure: {ctx}");
-    assert!(first_suspect <= first_failed && first_failed <= all_failed, "order: {ctx}");
+    assert!(
+        first_failed.is_some_and(|d| d <= 30.0),
+        "first failure within 30 s: {ctx}"
+    );
+    assert!(
+        all_failed.is_some_and(|d| d <= 35.0),
+        "everyone declared failure: {ctx}"
+    );
+    assert!(
+        first_suspect <= first_failed && first_failed <= all_failed,
+        "order: {ctx}"
+    );
     assert_eq!(w.seen_by(c.node), 0, "{ctx}");
     assert!(w.converged(), "{ctx}: the 99 live nodes agree");
     assert_eq!((w.false_suspicions(), w.false_failures()), (0, 0), "{ctx}");
@@ -69,15 +85,26 @@ fn ten_percent_loss_for_ten_minutes_declares_no_healthy_node_failed() {
     let seed = 31;
     let mut w = world(50, seed, |c| c.network.loss = 0.1);
     w.run_until(at(600));
-    let fps: Vec<_> = w.false_positive_log().iter().filter(|f| f.failure).take(5).collect();
+    let fps: Vec<_> = w
+        .false_positive_log()
+        .iter()
+        .filter(|f| f.failure)
+        .take(5)
+        .collect();
     assert_eq!(
         w.false_failures(),
         0,
         "seed {seed}: failure declarations of healthy nodes under 10% loss \
          (hearsay-sim --nodes 50 --seed {seed} --scenario loss): first {fps:?}"
     );
-    assert!(w.network().dropped_loss > 0, "seed {seed}: the loss model dropped nothing");
-    assert!(w.converged(), "seed {seed}: converged after 10 minutes of loss");
+    assert!(
+        w.network().dropped_loss > 0,
+        "seed {seed}: the loss model dropped nothing"
+    );
+    assert!(
+        w.converged(),
+        "seed {seed}: converged after 10 minutes of loss"
+    );
 }
 
 #[test]
@@ -88,8 +115,14 @@ fn a_healed_partition_converges_again_within_bounded_time() {
     w.run_until(at(79));
     // Each side has declared the other failed by now.
     let (a, b) = (1, 59);
-    assert!(!w.sees(a, b) && !w.sees(b, a), "seed {seed}: sides still see each other at 79 s");
-    assert!(!w.converged(), "seed {seed}: a partitioned cluster cannot look converged");
+    assert!(
+        !w.sees(a, b) && !w.sees(b, a),
+        "seed {seed}: sides still see each other at 79 s"
+    );
+    assert!(
+        !w.converged(),
+        "seed {seed}: a partitioned cluster cannot look converged"
+    );
     w.run_until(at(80));
     let healed = w.run_until_converged(at(80 + 60));
     let ctx = format!(
@@ -98,8 +131,15 @@ fn a_healed_partition_converges_again_within_bounded_time() {
     let t = healed.map(|t| s(t) - 80.0);
     assert!(t.is_some(), "{ctx}: never converged within 60 s of healing");
     // Design target: healed within 5 s of the network healing; allow a reconnect round more.
-    assert!(t.is_some_and(|t| t <= 10.0), "{ctx}: converged {t:?} s after the heal");
-    assert!(w.check_invariants().is_empty(), "{ctx}: {:?}", w.check_invariants());
+    assert!(
+        t.is_some_and(|t| t <= 10.0),
+        "{ctx}: converged {t:?} s after the heal"
+    );
+    assert!(
+        w.check_invariants().is_empty(),
+        "{ctx}: {:?}",
+        w.check_invariants()
+    );
 }
 
 #[test]
@@ -110,21 +150,42 @@ fn a_crashed_node_restarted_under_the_same_name_is_alive_everywhere() {
     w.schedule(secs(20), Fault::CrashNode { node });
     w.schedule(secs(50), Fault::Restart { node });
     w.run_until(at(49));
-    assert_eq!(w.seen_by(node), 0, "seed {seed}: crash of n{node} detected before restart");
+    assert_eq!(
+        w.seen_by(node),
+        0,
+        "seed {seed}: crash of n{node} detected before restart"
+    );
     w.run_until(at(50));
     let back = w.run_until_converged(at(50 + 30));
     let ctx = format!("seed {seed}: crash n{node} at 20 s, restart at 50 s");
-    assert!(back.is_some_and(|t| t <= at(60)), "{ctx}: converged at {back:?}, expected ≤ 60 s");
+    assert!(
+        back.is_some_and(|t| t <= at(60)),
+        "{ctx}: converged at {back:?}, expected ≤ 60 s"
+    );
     assert_eq!(w.seen_by(node), w.up_count(), "{ctx}");
     let restarted = w.node(node).expect("restarted node runs");
     let own = restarted.local().incarnation();
     for o in 0..w.len() {
         let Some(n) = w.node(o) else { continue };
-        let m = n.member(&name_of(node)).expect("everyone knows the restarted node");
-        assert_eq!(m.state(), MemberState::Alive, "{ctx}: n{o} sees n{node} {:?}", m.state());
-        assert!(m.incarnation() <= own, "{ctx}: n{o} holds a higher incarnation than n{node}");
+        let m = n
+            .member(&name_of(node))
+            .expect("everyone knows the restarted node");
+        assert_eq!(
+            m.state(),
+            MemberState::Alive,
+            "{ctx}: n{o} sees n{node} {:?}",
+            m.state()
+        );
+        assert!(
+            m.incarnation() <= own,
+            "{ctx}: n{o} holds a higher incarnation than n{node}"
+        );
     }
-    assert!(w.check_invariants().is_empty(), "{ctx}: {:?}", w.check_invariants());
+    assert!(
+        w.check_invariants().is_empty(),
+        "{ctx}: {:?}",
+        w.check_invariants()
+    );
 }
 
 #[test]
@@ -135,14 +196,28 @@ fn a_graceful_leave_is_seen_as_left_everywhere() {
     w.schedule(secs(20), Fault::LeaveNode { node });
     w.run_until(at(40));
     let ctx = format!("seed {seed}: n{node} leaves at 20 s");
-    let watch = w.watches().iter().find(|x| x.kind == WatchKind::GoneEverywhere).copied();
+    let watch = w
+        .watches()
+        .iter()
+        .find(|x| x.kind == WatchKind::GoneEverywhere)
+        .copied();
     let gone = watch.and_then(|x| x.done).map(|t| s(t) - 20.0);
-    assert!(gone.is_some_and(|d| d <= 5.0), "{ctx}: left everywhere after {gone:?} s");
+    assert!(
+        gone.is_some_and(|d| d <= 5.0),
+        "{ctx}: left everywhere after {gone:?} s"
+    );
     assert_eq!(w.status(node), Some(NodeStatus::Stopped), "{ctx}");
     for o in 0..w.len() {
         let Some(n) = w.node(o) else { continue };
-        let m = n.member(&name_of(node)).expect("the leaver is kept as a tombstone");
-        assert_eq!(m.state(), MemberState::Left, "{ctx}: n{o} sees n{node} {:?}", m.state());
+        let m = n
+            .member(&name_of(node))
+            .expect("the leaver is kept as a tombstone");
+        assert_eq!(
+            m.state(),
+            MemberState::Left,
+            "{ctx}: n{o} sees n{node} {:?}",
+            m.state()
+        );
     }
     assert!(w.converged(), "{ctx}");
     assert_eq!((w.false_suspicions(), w.false_failures()), (0, 0), "{ctx}");
@@ -165,8 +240,14 @@ fn lifeguard_gives_far_fewer_false_positives_than_plain_swim_with_stressed_membe
          [--swim]): Lifeguard {lg_s} suspicions / {lg_f} failures, SWIM {swim_s} / {swim_f}"
     );
     eprintln!("{ctx}");
-    assert!(swim_s + swim_f >= 20, "{ctx}: stress should hurt plain SWIM");
-    assert!((lg_s + lg_f) * 10 <= swim_s + swim_f, "{ctx}: expected ≥ 10× fewer with Lifeguard");
+    assert!(
+        swim_s + swim_f >= 20,
+        "{ctx}: stress should hurt plain SWIM"
+    );
+    assert!(
+        (lg_s + lg_f) * 10 <= swim_s + swim_f,
+        "{ctx}: expected ≥ 10× fewer with Lifeguard"
+    );
 }
 
 /// Draws a random fault schedule from `seed` (10–60 s), heals everything at 60 s and checks
@@ -184,28 +265,63 @@ fn swarm_run(seed: u64) {
         let from = secs(10 + next(40));
         let until = from + secs(5 + next(20)).min(secs(60) - from);
         let f = match next(6) {
-            0 => PlannedFault::Crash { count: 1 + next(2) as u32, at: from },
-            1 => PlannedFault::Partition { fraction: 0.2 + next(6) as f64 / 10.0, from, until },
-            2 => PlannedFault::Isolate { one_way: next(2) == 0, from, until },
-            3 => PlannedFault::Stress { count: 1 + next(2) as u32, from, until },
-            4 => PlannedFault::Loss { loss: next(30) as f64 / 100.0, at: from },
+            0 => PlannedFault::Crash {
+                count: 1 + next(2) as u32,
+                at: from,
+            },
+            1 => PlannedFault::Partition {
+                fraction: 0.2 + next(6) as f64 / 10.0,
+                from,
+                until,
+            },
+            2 => PlannedFault::Isolate {
+                one_way: next(2) == 0,
+                from,
+                until,
+            },
+            3 => PlannedFault::Stress {
+                count: 1 + next(2) as u32,
+                from,
+                until,
+            },
+            4 => PlannedFault::Loss {
+                loss: next(30) as f64 / 100.0,
+                at: from,
+            },
             _ => PlannedFault::Leave { count: 1, at: from },
         };
         desc.push(format!("{f:?}"));
         plan.faults.push(f);
     }
-    plan.faults.push(PlannedFault::Loss { loss: 0.0, at: secs(60) });
-    plan.faults.push(PlannedFault::RestartCrashed { at: secs(60) });
+    plan.faults.push(PlannedFault::Loss {
+        loss: 0.0,
+        at: secs(60),
+    });
+    plan.faults
+        .push(PlannedFault::RestartCrashed { at: secs(60) });
     let mut w = plan.world().expect("valid plan");
     w.run_until(at(60));
     let ctx = format!("swarm seed {seed}, {n} nodes, faults {desc:?}");
     let converged = w.run_until_converged(at(60 + 90));
-    assert!(converged.is_some(), "{ctx}: no convergence within 90 s of healing");
+    assert!(
+        converged.is_some(),
+        "{ctx}: no convergence within 90 s of healing"
+    );
     w.run_for(secs(5));
     let violations = w.check_invariants();
-    assert!(violations.is_empty(), "{ctx}: invariants broken: {violations:?}");
-    assert_eq!(w.timer_spins(), 0, "{ctx}: a node asked for an already-handled deadline");
-    assert!(w.converged(), "{ctx}: converged, then diverged again within 5 s");
+    assert!(
+        violations.is_empty(),
+        "{ctx}: invariants broken: {violations:?}"
+    );
+    assert_eq!(
+        w.timer_spins(),
+        0,
+        "{ctx}: a node asked for an already-handled deadline"
+    );
+    assert!(
+        w.converged(),
+        "{ctx}: converged, then diverged again within 5 s"
+    );
 }
 
 #[test]
@@ -230,6 +346,9 @@ fn same_seed_and_schedule_give_the_same_digest() {
         w.digest()
     };
     let (a, b) = (run(81), run(81));
-    assert_eq!(a, b, "seed 81: two identical runs produced different digests");
+    assert_eq!(
+        a, b,
+        "seed 81: two identical runs produced different digests"
+    );
     assert_ne!(a, run(82), "seeds 81 and 82 produced the same digest");
 }
