@@ -404,6 +404,7 @@ pub struct World {
     unattributed_suspicions: u64,
     violations: Vec<String>,
     timer_spins: u64,
+    first_timer_spin: Option<(u32, Instant, Instant, NodeStatus)>,
     join_converged: Option<Instant>,
     samples: Vec<Sample>,
     timeline: Vec<TimelineEntry>,
@@ -514,6 +515,7 @@ impl World {
             unattributed_suspicions: 0,
             violations: Vec::new(),
             timer_spins: 0,
+            first_timer_spin: None,
             join_converged: None,
             samples: Vec::new(),
             timeline: Vec::new(),
@@ -826,6 +828,9 @@ impl World {
             if from_timer {
                 // The node still wants a timeout it has just had: a core bug; back off.
                 self.timer_spins += 1;
+                let status = self.slots[i as usize].status;
+                self.first_timer_spin
+                    .get_or_insert((i, now, deadline, status));
                 deadline = now + Duration::from_millis(1);
             } else {
                 deadline = now + Duration::from_micros(1);
@@ -892,14 +897,20 @@ impl World {
     // ---------------------------------------------------------------------------------
 
     fn on_event(&mut self, o: u32, ev: &Event) {
-        let m = ev.member();
-        let tag: u64 = match ev {
-            Event::MemberJoin(_) => 1,
-            Event::MemberLeave(_) => 2,
-            Event::MemberFailed(_) => 3,
-            Event::MemberUpdate(_) => 4,
-            Event::MemberReap(_) => 5,
-            _ => 6,
+        let (tag, m): (u64, _) = match ev {
+            Event::MemberJoin(m) => (1, m),
+            Event::MemberLeave(m) => (2, m),
+            Event::MemberFailed(m) => (3, m),
+            Event::MemberUpdate(m) => (4, m),
+            Event::MemberReap(m) => (5, m),
+            other => {
+                // Events that are not about membership (user events, queries) are hashed
+                // by name only until the simulator measures them.
+                self.digest.word(self.now.as_micros());
+                self.digest.word(u64::from(o) << 8 | 6);
+                self.digest.bytes(other.name().as_bytes());
+                return;
+            }
         };
         self.digest.word(self.now.as_micros());
         self.digest.word(u64::from(o) << 8 | tag);
@@ -911,13 +922,13 @@ impl World {
         let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.n) else {
             return;
         };
-        match ev {
-            Event::MemberJoin(_) => self.set_view(o, t, true),
-            Event::MemberFailed(_) => {
+        match tag {
+            1 => self.set_view(o, t, true),
+            3 => {
                 self.set_view(o, t, false);
                 self.on_failed(o, t);
             }
-            Event::MemberLeave(_) | Event::MemberReap(_) => self.set_view(o, t, false),
+            2 | 5 => self.set_view(o, t, false),
             _ => {}
         }
     }
@@ -1455,6 +1466,11 @@ impl World {
     /// Times a node asked again for a deadline it had just been given (a core bug).
     pub fn timer_spins(&self) -> u64 {
         self.timer_spins
+    }
+
+    /// The first timer spin: node, time, the deadline it returned, its status.
+    pub fn first_timer_spin(&self) -> Option<(u32, Instant, Instant, NodeStatus)> {
+        self.first_timer_spin
     }
 
     /// The network (cuts in force, drop counters).

@@ -316,7 +316,8 @@ fn swarm_run(seed: u64) {
     assert_eq!(
         w.timer_spins(),
         0,
-        "{ctx}: a node asked for an already-handled deadline"
+        "{ctx}: a node asked for an already-handled deadline: {:?} (node, now, deadline, status)",
+        w.first_timer_spin()
     );
     assert!(
         w.converged(),
