@@ -15,12 +15,19 @@ use crate::wire::{self, MessageKind};
 
 /// Smallest encoded message worth looking for once a packet is nearly full.
 const MESSAGE_BYTES_MIN: usize = 8;
+/// Entries that did not fit after which a fill gives up scanning.
+const SCAN_MAX: usize = 64;
 
 #[derive(Clone, Debug)]
 struct Broadcast {
     key: Box<str>,
     kind: MessageKind,
     msg: Box<[u8]>,
+    /// The packet it was last put in, so one packet never carries it twice.
+    packet: u64,
+    /// The gossip round it was last sent in: the packets of one round (one per gossip
+    /// target) count as a single transmit.
+    round: u64,
 }
 
 /// Order key: fewest transmits first, then newest.
@@ -68,6 +75,8 @@ impl BroadcastQueue {
                 key: key.into(),
                 kind,
                 msg,
+                packet: 0,
+                round: 0,
             },
         );
     }
@@ -75,21 +84,48 @@ impl BroadcastQueue {
     /// Appends the freshest broadcasts that fit in `budget` bytes to `out` (each framed with
     /// its length), counts a transmit on each, retires those that reached `limit`, and
     /// reports each kind sent to `sent`. Returns the bytes added.
+    #[cfg(test)]
     pub fn fill(
+        &mut self,
+        out: &mut Vec<u8>,
+        budget: usize,
+        limit: u32,
+        sent: impl FnMut(MessageKind),
+    ) -> usize {
+        self.fill_packet(out, budget, limit, 0, 0, sent)
+    }
+
+    /// As `fill`, skipping broadcasts already put in packet number `packet` (numbers from
+    /// 1; 0 skips nothing). Scanning stops after `SCAN_MAX` entries that do not
+    /// fit, so a nearly full packet does not walk the whole queue.
+    pub fn fill_packet(
         &mut self,
         out: &mut Vec<u8>,
         mut budget: usize,
         limit: u32,
+        packet: u64,
+        round: u64,
         mut sent: impl FnMut(MessageKind),
     ) -> usize {
+        let mut misses = 0;
         let mut taken: Vec<Order> = Vec::new();
+        let mut spent: Vec<Order> = Vec::new();
         let mut added = 0;
         for (order, b) in &self.queue {
-            if budget < MESSAGE_BYTES_MIN {
+            if budget < MESSAGE_BYTES_MIN || misses >= SCAN_MAX {
                 break;
+            }
+            if order.0 >= limit && (round == 0 || b.round != round) {
+                // Used up, and its last round is over.
+                spent.push(*order);
+                continue;
+            }
+            if packet != 0 && b.packet == packet {
+                continue;
             }
             let need = wire::framed_len(b.msg.len());
             if need > budget {
+                misses += 1;
                 continue;
             }
             wire::push_encoded(out, &b.msg);
@@ -98,10 +134,20 @@ impl BroadcastQueue {
             added += need;
             taken.push(*order);
         }
-        for order in taken {
+        for order in spent {
             if let Some(b) = self.queue.remove(&order) {
-                let transmits = order.0 + 1;
-                if transmits >= limit {
+                self.by_key.remove(&b.key);
+            }
+        }
+        for order in taken {
+            if let Some(mut b) = self.queue.remove(&order) {
+                b.packet = packet;
+                let counts = round == 0 || b.round != round;
+                b.round = round;
+                let transmits = order.0 + u32::from(counts);
+                // Outside a gossip round, retire at once; inside one, the remaining targets
+                // of the round still get it.
+                if transmits >= limit && round == 0 {
                     self.by_key.remove(&b.key);
                 } else {
                     let new_order = (transmits, order.1);
@@ -190,5 +236,236 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(q.fill(&mut out, 100, 10, |_| {}), 11);
         assert_eq!(q.len(), 2);
+    }
+}
+
+/// The kinds of news that share a packet fairly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum BroadcastClass {
+    /// Alive, suspect, dead, leave.
+    Membership = 0,
+    /// Join and leave intents.
+    Intent = 1,
+    /// Queries.
+    Query = 2,
+    /// User events.
+    Event = 3,
+}
+
+impl BroadcastClass {
+    /// Every class, in index order.
+    pub const ALL: [BroadcastClass; 4] = [
+        BroadcastClass::Membership,
+        BroadcastClass::Intent,
+        BroadcastClass::Query,
+        BroadcastClass::Event,
+    ];
+}
+
+/// One queue per class, filled fairly.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Broadcasts {
+    queues: [BroadcastQueue; 4],
+    rotate: usize,
+    packets: u64,
+    rounds: u64,
+}
+
+impl Broadcasts {
+    pub fn push(
+        &mut self,
+        class: BroadcastClass,
+        key: &str,
+        kind: MessageKind,
+        msg: Box<[u8]>,
+        cap: usize,
+    ) {
+        self.queues[class as usize].push(key, kind, msg, cap);
+    }
+
+    pub fn len(&self) -> usize {
+        self.queues.iter().map(BroadcastQueue::len).sum()
+    }
+
+    pub fn class_len(&self, class: BroadcastClass) -> usize {
+        self.queues[class as usize].len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queues.iter().all(BroadcastQueue::is_empty)
+    }
+
+    pub fn dropped(&self) -> [u64; 4] {
+        [0, 1, 2, 3].map(|i| self.queues[i].dropped)
+    }
+
+    pub fn invalidated(&self) -> u64 {
+        self.queues.iter().map(|q| q.invalidated).sum()
+    }
+
+    /// A new gossip round id: packets filled with the same round count one transmit.
+    pub fn new_round(&mut self) -> u64 {
+        self.rounds = self.rounds.wrapping_add(1).max(1);
+        self.rounds
+    }
+
+    /// Fills up to `budget` bytes: an equal share per non-empty class, then leftovers.
+    /// `round` groups the packets of one gossip round (`None`: a packet of its own).
+    pub fn fill(
+        &mut self,
+        out: &mut Vec<u8>,
+        budget: usize,
+        limit: u32,
+        round: Option<u64>,
+        mut sent: impl FnMut(MessageKind),
+    ) -> usize {
+        let round = match round {
+            Some(r) => r,
+            None => self.new_round(),
+        };
+        let active = self.queues.iter().filter(|q| !q.is_empty()).count();
+        if active == 0 {
+            return 0;
+        }
+        let share = budget / active;
+        let mut used = 0;
+        self.packets = self.packets.wrapping_add(1).max(1);
+        let packet = self.packets;
+        for q in self.queues.iter_mut().filter(|q| !q.is_empty()) {
+            used += q.fill_packet(out, share, limit, packet, round, &mut sent);
+        }
+        self.rotate = (self.rotate + 1) % self.queues.len();
+        for i in 0..self.queues.len() {
+            let q = &mut self.queues[(self.rotate + i) % 4];
+            if budget - used < MESSAGE_BYTES_MIN {
+                break;
+            }
+            used += q.fill_packet(out, budget - used, limit, packet, round, &mut sent);
+        }
+        used
+    }
+}
+
+#[cfg(test)]
+mod fair_tests {
+    use super::*;
+    use alloc::format;
+    use alloc::vec;
+
+    #[test]
+    fn a_flood_in_one_class_does_not_starve_the_others() {
+        let mut b = Broadcasts::default();
+        for i in 0..1000 {
+            let key = format!("e{i}");
+            b.push(
+                BroadcastClass::Event,
+                &key,
+                MessageKind::UserEvent,
+                vec![0u8; 100].into(),
+                4096,
+            );
+        }
+        b.push(
+            BroadcastClass::Membership,
+            "m",
+            MessageKind::Dead,
+            vec![0u8; 30].into(),
+            4096,
+        );
+        b.push(
+            BroadcastClass::Query,
+            "q",
+            MessageKind::Query,
+            vec![0u8; 60].into(),
+            4096,
+        );
+        let mut kinds = Vec::new();
+        let used = b.fill(&mut Vec::new(), 1400, 10, None, |k| kinds.push(k));
+        assert!(kinds.contains(&MessageKind::Dead));
+        assert!(kinds.contains(&MessageKind::Query));
+        assert!(
+            kinds
+                .iter()
+                .filter(|k| **k == MessageKind::UserEvent)
+                .count()
+                >= 10,
+            "events use the leftover room"
+        );
+        assert!(used <= 1400);
+    }
+
+    #[test]
+    fn one_packet_never_carries_a_broadcast_twice() {
+        let mut b = Broadcasts::default();
+        b.push(
+            BroadcastClass::Membership,
+            "m",
+            MessageKind::Alive,
+            vec![0u8; 30].into(),
+            16,
+        );
+        b.push(
+            BroadcastClass::Event,
+            "e",
+            MessageKind::UserEvent,
+            vec![0u8; 30].into(),
+            16,
+        );
+        let mut kinds = Vec::new();
+        b.fill(&mut Vec::new(), 1400, 10, None, |k| kinds.push(k));
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+    }
+
+    #[test]
+    fn the_packets_of_one_gossip_round_count_one_transmit() {
+        let mut b = Broadcasts::default();
+        b.push(
+            BroadcastClass::Membership,
+            "m",
+            MessageKind::Alive,
+            vec![0u8; 30].into(),
+            16,
+        );
+        let mut sends = 0;
+        for _ in 0..2 {
+            let round = b.new_round();
+            for _target in 0..3 {
+                b.fill(&mut Vec::new(), 1400, 2, Some(round), |_| sends += 1);
+            }
+        }
+        assert_eq!(
+            sends, 6,
+            "two rounds of three targets before the limit of 2"
+        );
+        let round = b.new_round();
+        b.fill(&mut Vec::new(), 1400, 2, Some(round), |_| sends += 1);
+        assert_eq!(sends, 6, "retired once its last round is over");
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn each_class_has_its_own_cap_and_drop_counter() {
+        let mut b = Broadcasts::default();
+        for i in 0..5 {
+            let key = format!("e{i}");
+            b.push(
+                BroadcastClass::Event,
+                &key,
+                MessageKind::UserEvent,
+                vec![0u8; 10].into(),
+                3,
+            );
+        }
+        b.push(
+            BroadcastClass::Membership,
+            "m",
+            MessageKind::Alive,
+            vec![0u8; 10].into(),
+            3,
+        );
+        assert_eq!(b.dropped(), [0, 0, 0, 2]);
+        assert_eq!(b.class_len(BroadcastClass::Membership), 1);
+        assert_eq!(b.len(), 4);
     }
 }

@@ -85,6 +85,35 @@ pub struct Config {
     /// Most indirect probes relayed for others at once (default 64); extra ping-reqs are
     /// dropped and counted.
     pub relays_max: usize,
+
+    // ---- Serf layer -------------------------------------------------------------------
+    /// Largest user event, name plus payload, in bytes (default 512, Serf's default).
+    /// Events that do not fit one datagram travel over the stream channel.
+    pub user_event_bytes_max: usize,
+    /// Largest query, name plus payload, in bytes (default 1024).
+    pub query_bytes_max: usize,
+    /// Largest query response payload, in bytes (default 1024).
+    pub query_response_bytes_max: usize,
+    /// Ceiling for the three limits above (default 64 KiB): anything this large goes over
+    /// the stream channel.
+    pub payload_stream_bytes_max: usize,
+    /// Recent user event times remembered for de-duplication (default 512, Serf's
+    /// `EventBuffer`). Events older than the clock minus this are ignored.
+    pub event_buffer_size: usize,
+    /// Recent query times remembered for de-duplication (default 512).
+    pub query_buffer_size: usize,
+    /// Default query timeout multiplier: `gossip_interval × mult × ⌈log10(N+1)⌉`
+    /// (default 16).
+    pub query_timeout_mult: u32,
+    /// Most queries this node has in flight as asker (default 64); more are refused.
+    pub queries_max: usize,
+    /// Most received queries awaiting this node's response (default 256); the oldest is
+    /// forgotten when full.
+    pub pending_responses_max: usize,
+    /// Most intents about unknown members remembered (default 1024).
+    pub recent_intents_max: usize,
+    /// How long such intents are remembered (default 5 min).
+    pub recent_intent_timeout: Duration,
 }
 
 impl Config {
@@ -116,6 +145,17 @@ impl Config {
             transmit_queue_max: 1024,
             members_max: 65_536,
             relays_max: 64,
+            user_event_bytes_max: 512,
+            query_bytes_max: 1024,
+            query_response_bytes_max: 1024,
+            payload_stream_bytes_max: 64 << 10,
+            event_buffer_size: 512,
+            query_buffer_size: 512,
+            query_timeout_mult: 16,
+            queries_max: 64,
+            pending_responses_max: 256,
+            recent_intents_max: 1024,
+            recent_intent_timeout: Duration::from_secs(300),
         }
     }
 
@@ -207,6 +247,30 @@ impl Config {
         }
         if self.transmit_queue_max == 0 {
             return bad("transmit_queue_max", "must be at least 1");
+        }
+        if self.payload_stream_bytes_max > self.stream_bytes_max / 2 {
+            return bad(
+                "payload_stream_bytes_max",
+                "must be at most half of stream_bytes_max",
+            );
+        }
+        for (field, v) in [
+            ("user_event_bytes_max", self.user_event_bytes_max),
+            ("query_bytes_max", self.query_bytes_max),
+            ("query_response_bytes_max", self.query_response_bytes_max),
+        ] {
+            if v > self.payload_stream_bytes_max {
+                return bad(field, "must be at most payload_stream_bytes_max");
+            }
+        }
+        if self.event_buffer_size == 0 || self.event_buffer_size > 1 << 16 {
+            return bad("event_buffer_size", "must be between 1 and 65536");
+        }
+        if self.query_buffer_size == 0 || self.query_buffer_size > 1 << 16 {
+            return bad("query_buffer_size", "must be between 1 and 65536");
+        }
+        if self.query_timeout_mult == 0 {
+            return bad("query_timeout_mult", "must be at least 1");
         }
         if self.members_max < 2 || self.members_max > u32::MAX as usize / 2 {
             return bad("members_max", "must be at least 2");

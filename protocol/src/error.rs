@@ -85,4 +85,33 @@ pub enum CommandError {
     /// The node has left; only `join` brings it back.
     #[error("the node has left the cluster")]
     Left,
+    /// A user event, query or response is larger than its configured limit.
+    #[error("{what} of {len} bytes exceeds {limit} ({max} bytes)")]
+    PayloadTooLarge {
+        /// What was too large (`"user event"`, `"query"`, `"query response"`).
+        what: &'static str,
+        /// The config field that sets the limit.
+        limit: &'static str,
+        /// Size given (name plus payload).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Event or query names starting with `_hearsay_` are reserved for internal queries;
+    /// empty names are refused.
+    #[error("event and query names must be non-empty and must not start with `_hearsay_`")]
+    ReservedName,
+    /// `queries_max` queries are already in flight.
+    #[error("too many queries in flight")]
+    TooManyQueries,
+    /// `respond` named a query this node has no pending response for (never received,
+    /// already answered, or past its timeout).
+    #[error("no pending query with that id (unknown, answered or timed out)")]
+    UnknownQuery,
+    /// A tag filter's regular expression does not compile.
+    #[error("invalid tag filter regular expression")]
+    InvalidFilter,
+    /// `force_leave` named a member this node does not know, or itself.
+    #[error("unknown member")]
+    UnknownMember,
 }

@@ -45,31 +45,42 @@ extern crate alloc;
 
 mod awareness;
 mod broadcast;
+mod coalesce;
 mod config;
 mod error;
 mod event;
 mod gossip;
+mod intent;
+mod lamport;
 mod member;
 mod node;
 mod probe;
 mod push_pull;
+mod query;
+mod serf;
 mod state;
 mod stats;
 mod suspicion;
 mod time;
 mod types;
+mod user_event;
 pub mod wire;
 
+pub use broadcast::BroadcastClass;
+pub use coalesce::{MemberCoalescer, UserEventCoalescer};
 pub use config::Config;
 pub use error::{CommandError, ConfigError, DecodeError, InboundError};
 pub use event::Event;
+pub use lamport::{LamportClock, LamportTime};
 pub use member::{Member, MemberRef, MemberState};
 pub use node::{Channel, Node, SEEDS_MAX, Transmit};
 pub use push_pull::push_pull_scale;
+pub use query::{CONFLICT_QUERY, QueryId, QueryParams, REACHABILITY_QUERY};
 pub use stats::{KindCounters, Stats};
 pub use suspicion::suspicion_timeout;
 pub use time::Instant;
 pub use types::{Identity, Incarnation, NODE_NAME_BYTES_MAX, NodeName, Tags};
+pub use user_event::INTERNAL_PREFIX;
 
 #[cfg(test)]
 mod tests;

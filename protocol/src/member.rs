@@ -10,6 +10,7 @@ use core::net::SocketAddr;
 
 use hashbrown::HashTable;
 
+use crate::lamport::LamportTime;
 use crate::time::Instant;
 use crate::types::{Incarnation, NodeName, Tags};
 use crate::wire::{WireAddr, WireState};
@@ -61,6 +62,8 @@ pub(crate) struct Entry {
     /// Encoded tags; `None` when empty.
     pub tags: Option<Box<[u8]>>,
     pub state_change: Instant,
+    /// Latest join/leave intent time seen for this member (Serf's status ltime).
+    pub status_ltime: LamportTime,
     pub addr: WireAddr,
     pub incarnation: Incarnation,
     pub state: MemberState,
@@ -252,6 +255,7 @@ mod tests {
             name: NodeName::new(name).unwrap_or_else(|_| unreachable!()),
             tags: None,
             state_change: Instant::ZERO,
+            status_ltime: LamportTime(0),
             addr: WireAddr::V4([127, 0, 0, 1], 7946),
             incarnation: Incarnation(0),
             state: MemberState::Alive,
@@ -302,7 +306,7 @@ mod tests {
     #[test]
     fn an_entry_is_compact() {
         assert!(
-            core::mem::size_of::<Option<Entry>>() <= 72,
+            core::mem::size_of::<Option<Entry>>() <= 80,
             "{}",
             core::mem::size_of::<Option<Entry>>()
         );

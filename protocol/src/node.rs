@@ -8,16 +8,19 @@ use core::time::Duration;
 use rand_core::RngCore;
 
 use crate::awareness::Awareness;
-use crate::broadcast::BroadcastQueue;
+use crate::broadcast::{BroadcastClass, Broadcasts};
 use crate::config::Config;
 use crate::error::{CommandError, ConfigError, DecodeError, InboundError};
 use crate::event::Event;
+use crate::lamport::LamportTime;
 use crate::member::{Entry, MemberRef, MemberState, Table};
 use crate::probe::{Probe, Relay};
+use crate::serf::Serf;
 use crate::stats::Stats;
 use crate::suspicion::Suspicion;
 use crate::time::Instant;
 use crate::types::{Identity, Incarnation, Tags};
+use crate::wire::IntentKind;
 use crate::wire::{self, Message, MessageKind, WireAddr};
 
 /// Most join seeds remembered for re-announcing.
@@ -60,7 +63,7 @@ pub(crate) enum Outgoing {
         kinds: heapless::Vec<MessageKind, 4>,
     },
     /// A gossip datagram: broadcasts only.
-    Gossip { dst: SocketAddr },
+    Gossip { dst: SocketAddr, round: u64 },
     /// A complete stream frame.
     Stream {
         dst: SocketAddr,
@@ -116,7 +119,10 @@ pub struct Node<R> {
     pub(crate) relays: Vec<Relay>,
     pub(crate) suspicions: BTreeMap<u32, Suspicion>,
     pub(crate) suspicion_timers: BTreeSet<(Instant, u32)>,
-    pub(crate) broadcasts: BroadcastQueue,
+    pub(crate) broadcasts: Broadcasts,
+    pub(crate) serf: Serf,
+    /// The push-pull being merged answered our join.
+    pub(crate) merging_join_reply: bool,
     pub(crate) transmits: VecDeque<Outgoing>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) seeds: Vec<SocketAddr>,
@@ -147,6 +153,7 @@ impl<R: RngCore> Node<R> {
             name: identity.name,
             tags: (!tags.is_empty()).then(|| tags.into_boxed_slice()),
             state_change: now,
+            status_ltime: LamportTime(0),
             addr: local_addr,
             incarnation: identity.incarnation,
             state: MemberState::Alive,
@@ -174,7 +181,9 @@ impl<R: RngCore> Node<R> {
             relays: Vec::new(),
             suspicions: BTreeMap::new(),
             suspicion_timers: BTreeSet::new(),
-            broadcasts: BroadcastQueue::default(),
+            broadcasts: Broadcasts::default(),
+            serf: Serf::new(config.event_buffer_size, config.query_buffer_size),
+            merging_join_reply: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             seeds: Vec::new(),
@@ -254,6 +263,7 @@ impl<R: RngCore> Node<R> {
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
         self.expire_suspicions(now);
+        self.expire_queries(now);
         self.expire_relays(now);
         if self.status == LocalStatus::Alive {
             self.probe_tick(now);
@@ -294,11 +304,37 @@ impl<R: RngCore> Node<R> {
     ///
     /// # Errors
     /// [`CommandError::NoSeeds`] when `seeds` is empty (nothing changes).
+    ///
+    /// Events the cluster already had are not delivered (Serf's default); use
+    /// [`join_replay`](Self::join_replay) to receive them.
     pub fn join(&mut self, now: Instant, seeds: &[SocketAddr]) -> Result<usize, CommandError> {
+        self.join_inner(now, seeds, false)
+    }
+
+    /// As [`join`](Self::join), but user events still in the cluster's buffers are
+    /// delivered (Serf's `-replay`).
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_replay(
+        &mut self,
+        now: Instant,
+        seeds: &[SocketAddr],
+    ) -> Result<usize, CommandError> {
+        self.join_inner(now, seeds, true)
+    }
+
+    fn join_inner(
+        &mut self,
+        now: Instant,
+        seeds: &[SocketAddr],
+        replay: bool,
+    ) -> Result<usize, CommandError> {
         let now = self.advance(now);
         if seeds.is_empty() {
             return Err(CommandError::NoSeeds);
         }
+        self.serf.ignore_old_events = !replay;
         if self.status == LocalStatus::Left {
             self.status = LocalStatus::Alive;
             let inc = self.local_entry().incarnation.next();
@@ -320,6 +356,7 @@ impl<R: RngCore> Node<R> {
             self.send_push_pull(now, *seed, true, false);
             queued += 1;
         }
+        self.broadcast_own_intent(IntentKind::Join);
         if !self.seeds.is_empty() && self.config.seed_reannounce_interval > Duration::ZERO {
             self.next_seed_reannounce = now + self.config.seed_reannounce_interval;
         }
@@ -339,6 +376,7 @@ impl<R: RngCore> Node<R> {
         let inc = self.local_entry().incarnation;
         self.set_local(now, inc, MemberState::Left);
         let name = self.local_entry().name.clone();
+        self.broadcast_own_intent(IntentKind::Leave);
         let msg = Message::Leave(wire::Leave {
             node: name.as_str(),
             incarnation: inc.0,
@@ -405,12 +443,12 @@ impl<R: RngCore> Node<R> {
                     for k in kinds {
                         self.stats.messages_out.bump(k);
                     }
-                    self.piggyback(buf);
+                    self.piggyback(buf, None);
                     return Some(self.datagram_out(dst, buf));
                 }
-                Outgoing::Gossip { dst } => {
+                Outgoing::Gossip { dst, round } => {
                     wire::begin_packet(buf, None);
-                    if self.piggyback(buf) == 0 {
+                    if self.piggyback(buf, Some(round)) == 0 {
                         continue;
                     }
                     return Some(self.datagram_out(dst, buf));
@@ -435,6 +473,9 @@ impl<R: RngCore> Node<R> {
             }
         }
         if let Some((deadline, _)) = self.suspicion_timers.first() {
+            t = t.min(*deadline);
+        }
+        if let Some((deadline, _)) = self.serf.query_timers.first() {
             t = t.min(*deadline);
         }
         for r in &self.relays {
@@ -492,8 +533,9 @@ impl<R: RngCore> Node<R> {
     /// Counters.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
-        s.broadcasts_dropped = self.broadcasts.dropped;
-        s.broadcasts_invalidated = self.broadcasts.invalidated;
+        s.broadcasts_dropped_by_class = self.broadcasts.dropped();
+        s.broadcasts_dropped = s.broadcasts_dropped_by_class.iter().sum();
+        s.broadcasts_invalidated = self.broadcasts.invalidated();
         s
     }
 
@@ -502,9 +544,14 @@ impl<R: RngCore> Node<R> {
         &self.config
     }
 
-    /// Broadcasts still waiting to be gossiped.
+    /// Broadcasts still waiting to be gossiped (all classes).
     pub fn pending_broadcasts(&self) -> usize {
         self.broadcasts.len()
+    }
+
+    /// Broadcasts of one class still waiting to be gossiped.
+    pub fn pending_broadcasts_of(&self, class: BroadcastClass) -> usize {
+        self.broadcasts.class_len(class)
     }
 
     /// Outbound messages waiting for `poll_transmit`.
@@ -582,6 +629,19 @@ impl<R: RngCore> Node<R> {
             Message::Dead(d) => self.on_dead(now, d.node, Incarnation(d.incarnation), d.from),
             Message::Leave(l) => self.on_leave(now, l.node, Incarnation(l.incarnation)),
             Message::PushPull(p) if channel == Channel::Stream => self.on_push_pull(now, &p),
+            Message::Intent(i) => self.on_intent(now, &i),
+            Message::UserEvent(e) => {
+                self.on_user_event(now, &e, true);
+                Ok(())
+            }
+            Message::Query(q) => self.on_query(now, &q),
+            Message::QueryResponse(r) => self.on_query_response(&r),
+            Message::QueryRelay(r) => self.on_query_relay(&r),
+            Message::SerfState(s) if channel == Channel::Stream => {
+                let join_reply = core::mem::take(&mut self.merging_join_reply);
+                self.on_serf_state(now, &s, join_reply);
+                Ok(())
+            }
             _ => Err(InboundError::WrongChannel),
         };
         if result.is_err() {
@@ -601,12 +661,12 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Tops `buf` up with broadcasts; returns the bytes added.
-    fn piggyback(&mut self, buf: &mut Vec<u8>) -> usize {
+    fn piggyback(&mut self, buf: &mut Vec<u8>, round: Option<u64>) -> usize {
         let budget = self.config.packet_bytes_max.saturating_sub(buf.len());
         let limit = self.retransmit_limit();
         let stats = &mut self.stats;
         self.broadcasts
-            .fill(buf, budget, limit, |k| stats.messages_out.bump(k))
+            .fill(buf, budget, limit, round, |k| stats.messages_out.bump(k))
     }
 
     /// `retransmit_mult × ⌈log10(N+1)⌉`; ⌈log10(N+1)⌉ is the digit count of N.
@@ -666,9 +726,9 @@ impl<R: RngCore> Node<R> {
         });
     }
 
-    /// Queues a gossip datagram to `dst`.
-    pub(crate) fn send_gossip(&mut self, dst: SocketAddr) {
-        self.queue_out(Outgoing::Gossip { dst });
+    /// Queues a gossip datagram to `dst` as part of gossip round `round`.
+    pub(crate) fn send_gossip(&mut self, dst: SocketAddr, round: u64) {
+        self.queue_out(Outgoing::Gossip { dst, round });
     }
 
     /// Queues `msg` as one stream frame to `dst`.
@@ -691,6 +751,7 @@ impl<R: RngCore> Node<R> {
         bytes.clear();
         wire::encode_message(msg, &mut bytes);
         self.broadcasts.push(
+            BroadcastClass::Membership,
             key,
             msg.kind(),
             bytes.as_slice().into(),

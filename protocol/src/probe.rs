@@ -248,6 +248,9 @@ impl<R: RngCore> Node<R> {
             }
             return;
         }
+        if self.on_conflict_ack(self.now, seq) {
+            return;
+        }
         if let Some(i) = self.relays.iter().position(|r| r.our_seq == seq) {
             let r = self.relays.swap_remove(i);
             self.send_datagram(r.requester, &[Message::Ack(wire::Ack { seq: r.orig_seq })]);

@@ -110,6 +110,12 @@ impl<R: RngCore> Node<R> {
         wire::begin_packet(&mut frame, None);
         wire::push_message(&mut frame, &msg);
         drop(msg);
+        let serf = self.serf_state_message();
+        if frame.len() + wire::message_len(&serf) + 8 <= self.config.stream_bytes_max {
+            wire::push_message(&mut frame, &serf);
+        } else {
+            truncated = true;
+        }
         if truncated {
             self.stats.push_pulls_truncated += 1;
         }
@@ -128,6 +134,8 @@ impl<R: RngCore> Node<R> {
             return Err(InboundError::InvalidField);
         }
         self.stats.push_pulls_received += 1;
+        // The Serf state after this message belongs to a join answer when both flags are set.
+        self.merging_join_reply = p.reply && p.join;
         let refutations = self.stats.refutations;
         let mut first_err = None;
         for m in &p.members {
@@ -138,7 +146,7 @@ impl<R: RngCore> Node<R> {
         }
         let reply_to: SocketAddr = p.source_addr.into();
         if !p.reply {
-            self.send_push_pull(now, reply_to, false, true);
+            self.send_push_pull(now, reply_to, p.join, true);
         } else if self.stats.refutations > refutations {
             // The peer had us wrong; tell it directly rather than wait for gossip to find it.
             let me = self.local_entry().clone();

@@ -16,12 +16,13 @@ use rand_core::RngCore;
 
 use crate::error::InboundError;
 use crate::event::Event;
+use crate::lamport::LamportTime;
 use crate::member::{Entry, MemberState, name_hash};
 use crate::node::{LocalStatus, Node};
 use crate::suspicion::{Suspicion, suspicion_timeout};
 use crate::time::Instant;
 use crate::types::{Incarnation, NodeName};
-use crate::wire::{self, Message, WireAddr};
+use crate::wire::{self, IntentKind, Message, WireAddr};
 
 fn check_name(name: &str) -> Result<(), InboundError> {
     if NodeName::is_valid(name) {
@@ -113,15 +114,22 @@ impl<R: RngCore> Node<R> {
                 return Ok(());
             }
             let name = NodeName::new(a.node).map_err(|_| InboundError::InvalidField)?;
+            let intent = self.take_recent_intent(a.node);
             let slot = self.members.insert(Entry {
                 name,
                 tags: (!a.tags.is_empty()).then(|| a.tags.into()),
                 state_change: now,
+                status_ltime: intent.as_ref().map_or(LamportTime(0), |i| i.ltime),
                 addr: a.addr,
                 incarnation: inc,
                 state: MemberState::Failed,
             });
             self.gone.insert(slot);
+            if intent.is_some_and(|i| i.kind == IntentKind::Leave) {
+                // The leave overtook the join: the member is learned as already gone.
+                self.set_state(slot, MemberState::Left, now);
+                return Ok(());
+            }
             self.set_state(slot, MemberState::Alive, now);
             self.add_to_probe_order(slot);
             self.queue_broadcast(a.node, &Message::Alive(*a));
@@ -132,10 +140,14 @@ impl<R: RngCore> Node<R> {
         if slot == self.local_slot {
             let me = self.local_entry();
             let differs = a.addr != me.addr || a.tags != me.tags_bytes();
+            let other_addr = a.addr != me.addr;
             if self.status == LocalStatus::Alive
                 && (inc > me.incarnation || (inc == me.incarnation && differs))
             {
                 self.refute(now, inc);
+                if other_addr {
+                    self.note_name_conflict(now, a.addr);
+                }
             }
             return Ok(());
         }
@@ -183,8 +195,14 @@ impl<R: RngCore> Node<R> {
             return Ok(());
         };
         if slot == self.local_slot {
-            if self.status == LocalStatus::Alive && inc >= self.local_entry().incarnation {
-                self.refute(now, inc);
+            if self.status == LocalStatus::Alive {
+                if inc >= self.local_entry().incarnation {
+                    self.refute(now, inc);
+                } else {
+                    // Someone is spreading stale news about us: announce our current
+                    // incarnation again (a restarted node wins its name back this way).
+                    self.broadcast_local_alive();
+                }
             }
             return Ok(());
         }
@@ -291,8 +309,14 @@ impl<R: RngCore> Node<R> {
             return Ok(());
         };
         if slot == self.local_slot {
-            if self.status == LocalStatus::Alive && inc >= self.local_entry().incarnation {
-                self.refute(now, inc);
+            if self.status == LocalStatus::Alive {
+                if inc >= self.local_entry().incarnation {
+                    self.refute(now, inc);
+                } else {
+                    // Someone is spreading stale news about us: announce our current
+                    // incarnation again (a restarted node wins its name back this way).
+                    self.broadcast_local_alive();
+                }
             }
             return Ok(());
         }
@@ -330,8 +354,14 @@ impl<R: RngCore> Node<R> {
             return Ok(());
         };
         if slot == self.local_slot {
-            if self.status == LocalStatus::Alive && inc >= self.local_entry().incarnation {
-                self.refute(now, inc);
+            if self.status == LocalStatus::Alive {
+                if inc >= self.local_entry().incarnation {
+                    self.refute(now, inc);
+                } else {
+                    // Someone is spreading stale news about us: announce our current
+                    // incarnation again (a restarted node wins its name back this way).
+                    self.broadcast_local_alive();
+                }
             }
             return Ok(());
         }
@@ -376,12 +406,23 @@ impl<R: RngCore> Node<R> {
             })
             .collect();
         for slot in due {
-            let m = self.member_snapshot(slot);
-            self.clear_suspicion(slot);
-            self.gone.remove(&slot);
-            self.members.remove(slot);
-            self.stats.reaped += 1;
-            self.push_event(Event::MemberReap(m));
+            self.reap_slot(slot);
         }
+    }
+
+    /// Forgets the (failed or left) member in `slot`.
+    pub(crate) fn reap_slot(&mut self, slot: u32) {
+        if slot == self.local_slot || self.members.get(slot).is_none() {
+            return;
+        }
+        let m = self.member_snapshot(slot);
+        self.clear_suspicion(slot);
+        if m.state.is_live() {
+            self.live_count = self.live_count.saturating_sub(1);
+        }
+        self.gone.remove(&slot);
+        self.members.remove(slot);
+        self.stats.reaped += 1;
+        self.push_event(Event::MemberReap(m));
     }
 }

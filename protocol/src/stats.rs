@@ -92,4 +92,27 @@ pub struct Stats {
     pub push_pulls_truncated: u64,
     /// Members reaped.
     pub reaped: u64,
+    /// Broadcasts dropped per class (membership, intent, query, event).
+    pub broadcasts_dropped_by_class: [u64; 4],
+    /// User events delivered (each once).
+    pub user_events_delivered: u64,
+    /// User events received again and ignored.
+    pub user_events_duplicate: u64,
+    /// User events older than the de-duplication buffer (or from before a no-replay join),
+    /// ignored.
+    pub user_events_too_old: u64,
+    /// Queries received (first time).
+    pub queries_received: u64,
+    /// Queries that matched our filters and were delivered.
+    pub queries_delivered: u64,
+    /// Responses and acks received for our queries (deduplicated).
+    pub query_responses_received: u64,
+    /// Query responses relayed for others.
+    pub query_relays: u64,
+    /// Large payloads forwarded over the stream channel.
+    pub stream_forwards: u64,
+    /// Alive messages that claimed a live member's name from another address, ignored.
+    pub address_conflicts: u64,
+    /// Intents received.
+    pub intents_received: u64,
 }

@@ -958,3 +958,473 @@ mod props {
         }
     }
 }
+
+// ---- Serf layer ------------------------------------------------------------------------
+
+fn user_events(c: &Cluster, node: usize) -> Vec<(LamportTime, String, Vec<u8>)> {
+    c.events
+        .iter()
+        .filter(|(o, _)| *o == node)
+        .filter_map(|(_, e)| match e {
+            Event::User {
+                ltime,
+                name,
+                payload,
+                ..
+            } => Some((*ltime, name.clone(), payload.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_user_event_reaches_every_node_exactly_once() {
+    let mut c = Cluster::joined(8, Config::lan(), 20, 3);
+    let now = c.now;
+    let ltime = c.node(3).user_event(now, "deploy", b"v42", true).unwrap();
+    c.flush(3);
+    c.run_until(now + Duration::from_secs(5));
+    for o in 0..8 {
+        assert_eq!(
+            user_events(&c, o),
+            vec![(ltime, "deploy".into(), b"v42".to_vec())],
+            "node {o}"
+        );
+    }
+    // A second, different event gets a newer Lamport time.
+    let now = c.now;
+    let next = c.node(5).user_event(now, "deploy", b"v43", true).unwrap();
+    assert!(next > ltime);
+}
+
+#[test]
+fn user_event_limits_and_reserved_names_are_enforced() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    let err = n.user_event(t, "big", &[0u8; 600], false).unwrap_err();
+    assert_eq!(
+        err,
+        CommandError::PayloadTooLarge {
+            what: "user event",
+            limit: "user_event_bytes_max",
+            len: 603,
+            max: 512
+        }
+    );
+    assert_eq!(
+        n.user_event(t, "_hearsay_x", b"", false),
+        Err(CommandError::ReservedName)
+    );
+    assert_eq!(
+        n.user_event(t, "", b"", false),
+        Err(CommandError::ReservedName)
+    );
+    assert_eq!(n.pending_broadcasts(), 0, "nothing sent");
+}
+
+#[test]
+fn an_event_too_large_for_a_datagram_travels_over_the_stream_channel() {
+    let mut config = Config::lan();
+    config.user_event_bytes_max = 8 << 10;
+    let mut c = Cluster::joined(6, config, 21, 3);
+    let now = c.now;
+    let payload = vec![7u8; 5000];
+    c.node(0).user_event(now, "blob", &payload, false).unwrap();
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(5));
+    for o in 0..6 {
+        let got = user_events(&c, o);
+        assert_eq!(got.len(), 1, "node {o}");
+        assert_eq!(got[0].2, payload);
+    }
+    assert!(c.nodes[0].as_ref().unwrap().stats().stream_forwards > 0);
+}
+
+#[test]
+fn an_event_sent_during_a_partition_reaches_the_other_side_after_the_heal() {
+    let mut c = Cluster::joined(6, Config::lan(), 22, 3);
+    c.partition(&[0, 1, 2], &[3, 4, 5]);
+    c.run_until(c.now + Duration::from_secs(5));
+    let now = c.now;
+    c.node(1)
+        .user_event(now, "during", b"split", false)
+        .unwrap();
+    c.flush(1);
+    c.run_until(now + Duration::from_secs(30));
+    assert!(user_events(&c, 4).is_empty(), "blocked by the partition");
+    c.blocked.clear();
+    c.run_until(c.now + Duration::from_secs(70));
+    for o in 0..6 {
+        assert_eq!(user_events(&c, o).len(), 1, "node {o}");
+    }
+}
+
+#[test]
+fn a_joiner_gets_old_events_only_with_replay() {
+    let mut c = Cluster::joined(3, Config::lan(), 23, 3);
+    let now = c.now;
+    c.node(0).user_event(now, "old", b"1", false).unwrap();
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(3));
+    c.nodes
+        .push(Some(new_node(3, addr(3), &c.config, 23, c.now)));
+    c.addrs.push(addr(3));
+    c.nodes
+        .push(Some(new_node(4, addr(4), &c.config, 23, c.now)));
+    c.addrs.push(addr(4));
+    let now = c.now;
+    c.node(3).join(now, &[addr(0)]).unwrap();
+    c.node(4).join_replay(now, &[addr(0)]).unwrap();
+    c.flush(3);
+    c.flush(4);
+    c.run_until(now + Duration::from_secs(40));
+    assert!(user_events(&c, 3).is_empty(), "no replay by default");
+    assert_eq!(user_events(&c, 4).len(), 1, "replayed");
+}
+
+fn responses(c: &Cluster, node: usize, id: QueryId) -> (Vec<String>, Vec<String>, bool) {
+    let mut acks = Vec::new();
+    let mut resp = Vec::new();
+    let mut done = false;
+    for (o, e) in &c.events {
+        if *o != node {
+            continue;
+        }
+        match e {
+            Event::QueryAck { id: i, from } if *i == id => acks.push(String::from(from.as_str())),
+            Event::QueryResponse { id: i, from, .. } if *i == id => {
+                resp.push(String::from(from.as_str()))
+            }
+            Event::QueryDone { id: i } if *i == id => done = true,
+            _ => {}
+        }
+    }
+    acks.sort();
+    resp.sort();
+    (acks, resp, done)
+}
+
+/// Runs the cluster, answering every delivered query with the responder's name.
+fn run_answering(c: &mut Cluster, until: Instant) {
+    let mut answered = 0;
+    while c.now < until {
+        let step = (c.now + Duration::from_millis(50)).min(until);
+        c.run_until(step);
+        let new: Vec<(usize, QueryId)> = c.events[answered..]
+            .iter()
+            .filter_map(|(o, e)| match e {
+                Event::Query { id, .. } => Some((*o, *id)),
+                _ => None,
+            })
+            .collect();
+        answered = c.events.len();
+        let now = c.now;
+        for (o, id) in new {
+            let me = name(o);
+            c.node(o).respond(now, id, me.as_bytes()).unwrap();
+            c.flush(o);
+        }
+    }
+}
+
+#[test]
+fn a_query_with_a_tag_filter_gets_exactly_the_matching_responses() {
+    let mut c = Cluster::joined(6, Config::lan(), 24, 2);
+    let now = c.now;
+    for i in [1, 3, 4] {
+        let tags: Tags = [("role", "web")].into_iter().collect();
+        c.node(i).set_tags(now, &tags).unwrap();
+        c.flush(i);
+    }
+    c.run_until(now + Duration::from_secs(2));
+    let now = c.now;
+    let params = QueryParams {
+        name: "uptime".into(),
+        filter_tags: vec![("role".into(), "^we".into())],
+        request_ack: true,
+        relay_factor: 2,
+        timeout: Some(Duration::from_secs(3)),
+        ..QueryParams::default()
+    };
+    let id = c.node(0).query(now, &params).unwrap();
+    c.flush(0);
+    run_answering(&mut c, now + Duration::from_secs(4));
+    let (acks, resp, done) = responses(&c, 0, id);
+    let expected: Vec<String> = [1, 3, 4].iter().map(|i| name(*i)).collect();
+    assert_eq!(acks, expected);
+    assert_eq!(resp, expected, "each responder once, relays deduplicated");
+    assert!(done);
+    assert!(
+        c.nodes
+            .iter()
+            .flatten()
+            .map(|n| n.stats().query_relays)
+            .sum::<u64>()
+            > 0,
+        "relays were used"
+    );
+}
+
+#[test]
+fn a_query_without_filters_is_answered_by_everyone_including_the_asker() {
+    let mut c = Cluster::joined(5, Config::lan(), 25, 2);
+    let now = c.now;
+    let id = c
+        .node(2)
+        .query(
+            now,
+            &QueryParams {
+                name: "who".into(),
+                ..QueryParams::default()
+            },
+        )
+        .unwrap();
+    c.flush(2);
+    run_answering(&mut c, now + Duration::from_secs(5));
+    let (acks, resp, done) = responses(&c, 2, id);
+    assert!(acks.is_empty(), "no acks requested");
+    assert_eq!(resp.len(), 5);
+    assert!(done);
+    // Responding twice or after the timeout is refused.
+    let now = c.now;
+    assert_eq!(
+        c.node(1).respond(now, id, b"late"),
+        Err(CommandError::UnknownQuery)
+    );
+}
+
+#[test]
+fn the_default_query_timeout_follows_the_serf_formula() {
+    let c = Cluster::joined(12, Config::lan(), 26, 3);
+    // 200 ms × 16 × ⌈log10(13)⌉ = 6.4 s
+    assert_eq!(
+        c.nodes[0].as_ref().unwrap().default_query_timeout(),
+        Duration::from_millis(6400)
+    );
+    let n = lone(Config::lan());
+    assert_eq!(n.default_query_timeout(), Duration::from_millis(3200));
+}
+
+#[test]
+fn query_errors_are_clear_and_send_nothing() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    let bad_regex = QueryParams {
+        name: "q".into(),
+        filter_tags: vec![("k".into(), "(".into())],
+        ..QueryParams::default()
+    };
+    assert_eq!(n.query(t, &bad_regex), Err(CommandError::InvalidFilter));
+    let big = QueryParams {
+        name: "q".into(),
+        payload: vec![0; 2000],
+        ..QueryParams::default()
+    };
+    assert!(matches!(
+        n.query(t, &big),
+        Err(CommandError::PayloadTooLarge {
+            limit: "query_bytes_max",
+            ..
+        })
+    ));
+    let reserved = QueryParams {
+        name: "_hearsay_ping".into(),
+        ..QueryParams::default()
+    };
+    assert_eq!(n.query(t, &reserved), Err(CommandError::ReservedName));
+    assert_eq!(n.pending_broadcasts(), 0);
+    assert_eq!(
+        n.respond(t, QueryId::from_u64(1), b"x"),
+        Err(CommandError::UnknownQuery)
+    );
+}
+
+#[test]
+fn reachability_collects_an_ack_from_every_live_node() {
+    let mut c = Cluster::joined(6, Config::lan(), 27, 3);
+    c.crash(5);
+    let now = c.now;
+    let id = c
+        .node(0)
+        .reachability(now, Some(Duration::from_secs(2)))
+        .unwrap();
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(3));
+    let (acks, resp, done) = responses(&c, 0, id);
+    assert_eq!(acks.len(), 5, "{acks:?}");
+    assert!(resp.is_empty());
+    assert!(done);
+    assert!(
+        !c.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Query { .. })),
+        "internal: no app event"
+    );
+}
+
+#[test]
+fn force_leave_turns_a_failed_member_into_a_left_one_everywhere() {
+    let mut c = Cluster::joined(5, Config::lan(), 28, 3);
+    c.crash(4);
+    c.run_until(c.now + Duration::from_secs(40));
+    assert!(c.all_see(4, MemberState::Failed));
+    let now = c.now;
+    c.node(0).force_leave(now, "node-4", false).unwrap();
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(3));
+    assert!(c.all_see(4, MemberState::Left));
+    let now = c.now;
+    c.node(1).force_leave(now, "node-4", true).unwrap();
+    c.flush(1);
+    c.run_until(now + Duration::from_secs(3));
+    for o in 0..4 {
+        assert_eq!(c.view(o, 4), None, "pruned on {o}");
+    }
+    assert_eq!(
+        c.node(0).force_leave(now, "nobody", false),
+        Err(CommandError::UnknownMember)
+    );
+}
+
+#[test]
+fn a_leave_intent_that_overtakes_the_join_keeps_the_member_out() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    let leave = Message::Intent(wire::Intent {
+        kind: wire::IntentKind::Leave,
+        node: "x",
+        ltime: 5,
+        prune: false,
+    });
+    n.handle_datagram(t, addr(1), &packet(&[leave])).unwrap();
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 0, 1000)]))
+        .unwrap();
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Left);
+    assert!(
+        n.member_time() > LamportTime(5),
+        "the member clock witnessed the intent"
+    );
+    // An old join intent afterwards changes nothing; a newer alive (rejoin) does.
+    let old_join = Message::Intent(wire::Intent {
+        kind: wire::IntentKind::Join,
+        node: "x",
+        ltime: 3,
+        prune: false,
+    });
+    n.handle_datagram(t, addr(1), &packet(&[old_join])).unwrap();
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Left);
+    n.handle_datagram(t, addr(1), &packet(&[alive("x", 1, 1000)]))
+        .unwrap();
+    assert_eq!(n.member("x").unwrap().state(), MemberState::Alive);
+}
+
+#[test]
+fn a_leave_intent_about_ourselves_is_refuted_with_a_newer_join() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    let leave = Message::Intent(wire::Intent {
+        kind: wire::IntentKind::Leave,
+        node: "node-0",
+        ltime: 9,
+        prune: false,
+    });
+    n.handle_datagram(t, addr(1), &packet(&[leave])).unwrap();
+    assert_eq!(n.local().state(), MemberState::Alive);
+    assert_eq!(n.pending_broadcasts_of(BroadcastClass::Intent), 1);
+    assert!(n.member_time() > LamportTime(10));
+}
+
+#[test]
+fn two_live_nodes_claiming_one_name_are_settled_by_a_vote() {
+    let mut c = Cluster::joined(6, Config::lan(), 29, 3);
+    // An impostor takes node-2's name at another address and joins through node-5.
+    let impostor_addr = SocketAddr::from(([127, 0, 9, 9], 7946));
+    let now = c.now;
+    let mut imp = new_node(2, impostor_addr, &c.config, 777, now);
+    imp.join(now, &[addr(5)]).unwrap();
+    c.nodes.push(Some(imp));
+    c.addrs.push(impostor_addr);
+    c.flush(6);
+    c.run_until(now + Duration::from_secs(30));
+    let conflicts: Vec<usize> = c
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::NameConflict { .. }))
+        .map(|(o, _)| *o)
+        .collect();
+    assert_eq!(conflicts.len(), 1, "exactly one side loses: {conflicts:?}");
+    let loser = conflicts[0];
+    assert!(loser == 2 || loser == 6);
+    assert!(c.nodes[loser].as_ref().unwrap().lost_name_conflict());
+    let winner_addr = if loser == 2 { impostor_addr } else { addr(2) };
+    c.run_until(c.now + Duration::from_secs(10));
+    for o in [0, 1, 3, 4, 5] {
+        let m = c.nodes[o].as_ref().unwrap().member("node-2").unwrap();
+        assert_eq!(
+            (m.addr(), m.state()),
+            (winner_addr, MemberState::Alive),
+            "observer {o}"
+        );
+    }
+}
+
+#[test]
+fn a_flood_of_user_events_does_not_delay_failure_detection() {
+    let mut config = Config::lan();
+    config.user_event_bytes_max = 1000;
+    let mut c = Cluster::joined(8, config, 30, 3);
+    c.crash(7);
+    let crash_at = c.now;
+    let mut failed_at = None;
+    for step in 0..400u64 {
+        let now = c.now;
+        for i in 0..3 {
+            let payload = vec![step as u8; 400];
+            c.node(i)
+                .user_event(now, &format!("flood-{i}"), &payload, false)
+                .unwrap();
+            c.flush(i);
+        }
+        c.run_until(crash_at + Duration::from_millis(100 * (step + 1)));
+        if failed_at.is_none() && c.all_see(7, MemberState::Failed) {
+            failed_at = Some(c.now.saturating_duration_since(crash_at));
+            break;
+        }
+    }
+    let t = failed_at.expect("never declared failed under the flood");
+    assert!(
+        t < Duration::from_secs(30),
+        "all declared failed after {t:?}"
+    );
+    let dropped: u64 = (0..7)
+        .map(|i| {
+            c.nodes[i]
+                .as_ref()
+                .unwrap()
+                .stats()
+                .broadcasts_dropped_by_class[0]
+        })
+        .sum();
+    assert_eq!(dropped, 0, "no membership news was dropped");
+}
+
+#[test]
+fn lamport_clocks_travel_in_push_pull() {
+    let mut c = Cluster::joined(2, Config::lan(), 31, 1);
+    let now = c.now;
+    for i in 0..20 {
+        c.node(0)
+            .user_event(now, &format!("e{i}"), b"", false)
+            .unwrap();
+    }
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(3));
+    c.nodes
+        .push(Some(new_node(2, addr(2), &c.config, 31, c.now)));
+    c.addrs.push(addr(2));
+    let now = c.now;
+    c.node(2).join(now, &[addr(1)]).unwrap();
+    c.flush(2);
+    c.run_until(now + Duration::from_secs(1));
+    assert!(c.nodes[2].as_ref().unwrap().event_time() >= LamportTime(20));
+}

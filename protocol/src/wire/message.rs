@@ -180,6 +180,128 @@ pub struct PushPull<'a> {
     pub members: Vec<PushPullMember<'a>>,
 }
 
+/// Serf intent kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IntentKind {
+    /// The node joined (or rejoined) at this member-clock time.
+    Join,
+    /// The node left (or was force-removed) at this member-clock time.
+    Leave,
+}
+
+/// A join or leave intent stamped with the member Lamport clock, so reordered membership
+/// news resolves by logical time (Serf's `messageJoin` / `messageLeave`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent<'a> {
+    /// Join or leave.
+    pub kind: IntentKind,
+    /// The member concerned.
+    pub node: &'a str,
+    /// Member-clock time of the intent.
+    pub ltime: u64,
+    /// For a leave: forget the member at once instead of keeping a tombstone.
+    pub prune: bool,
+}
+
+/// A custom user event (fire and forget, delivered once per node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEvent<'a> {
+    /// Event-clock time.
+    pub ltime: u64,
+    /// Event name.
+    pub name: &'a str,
+    /// Opaque payload.
+    pub payload: &'a [u8],
+    /// Whether consumers may coalesce it with newer events of the same name.
+    pub coalesce: bool,
+}
+
+/// A query filter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Filter<'a> {
+    /// Only these node names respond.
+    #[serde(borrow)]
+    Nodes(Vec<&'a str>),
+    /// Only nodes whose tag `key` matches the regular expression `regex` respond.
+    Tag {
+        /// Tag key.
+        key: &'a str,
+        /// Regular expression (unanchored, like Serf).
+        regex: &'a str,
+    },
+}
+
+/// A cluster-wide request; matching nodes answer the asker directly.
+///
+/// ```text
+/// asker ──Query (gossiped)──▶ every node ──(filters match)──▶ QueryResponse ──▶ asker
+///                                         └─ with relay_factor k: QueryRelay ×k ─▶ peer ─▶ asker
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Query<'a> {
+    /// Query-clock time.
+    pub ltime: u64,
+    /// Random id chosen by the asker.
+    pub id: u32,
+    /// Asker's name.
+    pub from: &'a str,
+    /// Where responses go.
+    pub from_addr: WireAddr,
+    /// All must match for a node to respond.
+    #[serde(borrow)]
+    pub filters: Vec<Filter<'a>>,
+    /// Ask each matching node for an ack as soon as it receives the query.
+    pub request_ack: bool,
+    /// Responses are also sent through this many random members.
+    pub relay_factor: u8,
+    /// Milliseconds until the asker stops listening.
+    pub timeout_ms: u32,
+    /// Query name.
+    pub name: &'a str,
+    /// Opaque payload.
+    pub payload: &'a [u8],
+}
+
+/// An ack or a response to a query, sent straight to the asker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryResponse<'a> {
+    /// The query's ltime.
+    pub ltime: u64,
+    /// The query's id.
+    pub id: u32,
+    /// Responder's name.
+    pub from: &'a str,
+    /// An ack (no payload) rather than a response.
+    pub ack: bool,
+    /// Response payload.
+    pub payload: &'a [u8],
+}
+
+/// A response a member forwards to the asker on the responder's behalf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryRelay<'a> {
+    /// The asker's address.
+    pub dest: WireAddr,
+    /// The response to forward.
+    #[serde(borrow)]
+    pub response: QueryResponse<'a>,
+}
+
+/// The Serf layer's part of a push-pull: clocks and recent events (stream only, after a
+/// [`PushPull`] in the same frame).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SerfState<'a> {
+    /// Member clock.
+    pub member_ltime: u64,
+    /// Event clock.
+    pub event_ltime: u64,
+    /// Query clock.
+    pub query_ltime: u64,
+    /// Recent user events still in the sender's buffer.
+    #[serde(borrow)]
+    pub events: Vec<UserEvent<'a>>,
+}
+
 /// Every message. The variant index is the message tag on the wire: **append only**.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message<'a> {
@@ -208,10 +330,28 @@ pub enum Message<'a> {
     /// Tag 8. Stream channel only.
     #[serde(borrow)]
     PushPull(PushPull<'a>),
+    /// Tag 9.
+    #[serde(borrow)]
+    Intent(Intent<'a>),
+    /// Tag 10.
+    #[serde(borrow)]
+    UserEvent(UserEvent<'a>),
+    /// Tag 11.
+    #[serde(borrow)]
+    Query(Query<'a>),
+    /// Tag 12.
+    #[serde(borrow)]
+    QueryResponse(QueryResponse<'a>),
+    /// Tag 13.
+    #[serde(borrow)]
+    QueryRelay(QueryRelay<'a>),
+    /// Tag 14. Stream channel only, after a `PushPull`.
+    #[serde(borrow)]
+    SerfState(SerfState<'a>),
 }
 
 /// Number of message tags this build knows.
-pub const MESSAGE_TAGS: u32 = 9;
+pub const MESSAGE_TAGS: u32 = 15;
 
 impl Message<'_> {
     /// The message's kind, for stats.
@@ -226,6 +366,12 @@ impl Message<'_> {
             Message::Dead(_) => MessageKind::Dead,
             Message::Leave(_) => MessageKind::Leave,
             Message::PushPull(_) => MessageKind::PushPull,
+            Message::Intent(_) => MessageKind::Intent,
+            Message::UserEvent(_) => MessageKind::UserEvent,
+            Message::Query(_) => MessageKind::Query,
+            Message::QueryResponse(_) => MessageKind::QueryResponse,
+            Message::QueryRelay(_) => MessageKind::QueryRelay,
+            Message::SerfState(_) => MessageKind::SerfState,
         }
     }
 }
@@ -252,6 +398,18 @@ pub enum MessageKind {
     Leave = 7,
     /// [`PushPull`].
     PushPull = 8,
+    /// [`Intent`].
+    Intent = 9,
+    /// [`UserEvent`].
+    UserEvent = 10,
+    /// [`Query`].
+    Query = 11,
+    /// [`QueryResponse`].
+    QueryResponse = 12,
+    /// [`QueryRelay`].
+    QueryRelay = 13,
+    /// [`SerfState`].
+    SerfState = 14,
 }
 
 impl MessageKind {
@@ -266,6 +424,12 @@ impl MessageKind {
         MessageKind::Dead,
         MessageKind::Leave,
         MessageKind::PushPull,
+        MessageKind::Intent,
+        MessageKind::UserEvent,
+        MessageKind::Query,
+        MessageKind::QueryResponse,
+        MessageKind::QueryRelay,
+        MessageKind::SerfState,
     ];
 
     /// A short lowercase name (`"ping"`, `"push_pull"`, ...).
@@ -280,6 +444,12 @@ impl MessageKind {
             MessageKind::Dead => "dead",
             MessageKind::Leave => "leave",
             MessageKind::PushPull => "push_pull",
+            MessageKind::Intent => "intent",
+            MessageKind::UserEvent => "user_event",
+            MessageKind::Query => "query",
+            MessageKind::QueryResponse => "query_response",
+            MessageKind::QueryRelay => "query_relay",
+            MessageKind::SerfState => "serf_state",
         }
     }
 }

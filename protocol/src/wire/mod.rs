@@ -61,7 +61,10 @@ impl<'a> Packet<'a> {
 /// [`DecodeError`] for empty, oversized, wrong-version or malformed envelopes.
 pub fn decode_packet(bytes: &[u8], max: usize) -> Result<Packet<'_>, DecodeError> {
     if bytes.len() > max {
-        return Err(DecodeError::TooLarge { len: bytes.len(), max });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max,
+        });
     }
     let [version, flags, rest @ ..] = bytes else {
         return Err(DecodeError::Truncated);
@@ -82,6 +85,10 @@ pub fn decode_packet(bytes: &[u8], max: usize) -> Result<Packet<'_>, DecodeError
         }
         let (label, body) = rest.split_at(len);
         let label = core::str::from_utf8(label).map_err(|_| DecodeError::Malformed)?;
+        if label.is_empty() {
+            // The encoder never sets the flag for an empty label.
+            return Err(DecodeError::Malformed);
+        }
         (Some(label), body)
     } else {
         (None, rest)
@@ -138,9 +145,10 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message<'_>, DecodeError> {
 
 /// Encodes `msg` (without a length prefix), appending to `out`.
 pub fn encode_message(msg: &Message<'_>, out: &mut Vec<u8>) {
-    let taken = core::mem::take(out);
-    // Serialising into a Vec cannot fail for these types.
-    *out = postcard::to_extend(msg, taken).unwrap_or_default();
+    // Serialising these types cannot fail; should it ever, `out` is left as it was.
+    if let Ok(bytes) = postcard::to_allocvec(msg) {
+        out.extend_from_slice(&bytes);
+    }
 }
 
 /// Encoded size of `msg` without its length prefix.
@@ -148,16 +156,21 @@ pub fn message_len(msg: &Message<'_>) -> usize {
     postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default()).unwrap_or(0)
 }
 
-/// Writes the envelope header (no label) into an empty `out`.
+/// Clears `out` and writes the envelope header, with `label` when it is not empty (cut to
+/// 255 bytes on a character boundary).
 pub fn begin_packet(out: &mut Vec<u8>, label: Option<&str>) {
     out.clear();
     out.push(VERSION);
     match label {
         Some(label) if !label.is_empty() => {
             out.push(FLAG_LABEL);
-            let bytes = &label.as_bytes()[..label.len().min(255)];
-            out.push(bytes.len() as u8);
-            out.extend_from_slice(bytes);
+            // At most 255 bytes, cut on a character boundary so it still decodes.
+            let mut end = label.len().min(255);
+            while !label.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.push(end as u8);
+            out.extend_from_slice(&label.as_bytes()[..end]);
         }
         _ => out.push(0),
     }
