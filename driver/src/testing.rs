@@ -199,7 +199,7 @@ pub async fn cluster(h: &dyn Harness, names: &[&str]) -> Vec<Hearsay> {
     for n in &nodes[1..] {
         assert_eq!(n.join(&[seed]).await.expect("join"), 1, "{}", h.name());
     }
-    converge(h, &nodes, names).await;
+    converge(&*h.runtime(), &nodes, names).await;
     nodes
 }
 
@@ -207,11 +207,10 @@ pub async fn cluster(h: &dyn Harness, names: &[&str]) -> Vec<Hearsay> {
 ///
 /// # Panics
 /// After 10 s.
-pub async fn converge(h: &dyn Harness, nodes: &[Hearsay], names: &[&str]) {
+pub async fn converge(rt: &dyn Runtime, nodes: &[Hearsay], names: &[&str]) {
     let refs: Vec<&Hearsay> = nodes.iter().collect();
     let expect: Vec<(&str, MemberState)> = names.iter().map(|n| (*n, MemberState::Alive)).collect();
-    let rt = h.runtime();
-    eventually(&*rt, Duration::from_secs(10), "cluster converges", || {
+    eventually(rt, Duration::from_secs(10), "cluster converges", || {
         all_see(&refs, &expect)
     })
     .await;
@@ -237,7 +236,7 @@ pub async fn three_nodes_form_a_cluster(h: &'static dyn Harness) {
     assert_eq!(b.join(&[a.advertise_addr()]).await.expect("join b"), 1);
     assert_eq!(c.join(&[a.advertise_addr()]).await.expect("join c"), 1);
     let nodes = [a, b, c];
-    converge(h, &nodes, &["a", "b", "c"]).await;
+    converge(&*h.runtime(), &nodes, &["a", "b", "c"]).await;
 
     let rt = h.runtime();
     let mut joined = Vec::new();
@@ -317,7 +316,7 @@ pub async fn push_pull_heals_a_node_that_missed_gossip(h: &'static dyn Harness) 
     b.join(&[a.advertise_addr()]).await.expect("join b");
     c.join(&[a.advertise_addr()]).await.expect("join c");
     let mut nodes = vec![a, b, c];
-    converge(h, &nodes, &["a", "b", "c"]).await;
+    converge(&*h.runtime(), &nodes, &["a", "b", "c"]).await;
 
     // c misses the gossip about d.
     let pulls_before = nodes[2]
@@ -400,7 +399,7 @@ pub async fn garbage_input_leaves_the_node_running(h: &'static dyn Harness) {
     let c = start_node(h, "c");
     assert_eq!(c.join(&[target]).await.expect("join after garbage"), 1);
     let nodes = [nodes[0].clone(), nodes[1].clone(), c];
-    converge(h, &nodes, &["a", "b", "c"]).await;
+    converge(&*h.runtime(), &nodes, &["a", "b", "c"]).await;
     let a = nodes[0].clone();
     eventually(&*rt, Duration::from_secs(3), "garbage is counted", || {
         let a = a.clone();
@@ -431,7 +430,7 @@ pub async fn slow_subscriber_is_skipped_not_waited_for(h: &'static dyn Harness) 
         n.join(&[nodes[0].advertise_addr()]).await.expect("join");
         nodes.push(n);
     }
-    converge(h, &nodes, &["a", "b", "c", "d"]).await;
+    converge(&*h.runtime(), &nodes, &["a", "b", "c", "d"]).await;
     assert!(lazy.dropped() >= 2, "{}: {lazy:?}", h.name());
     let stats = nodes[0].stats().await.expect("stats");
     assert!(stats.driver.events_dropped >= 2);
@@ -449,7 +448,7 @@ pub async fn ipv6_nodes_form_a_cluster(h: &'static dyn Harness) {
     assert!(a.advertise_addr().is_ipv6());
     assert_eq!(b.join(&[a.advertise_addr()]).await.expect("join v6"), 1);
     let nodes = [a, b];
-    converge(h, &nodes, &["a6", "b6"]).await;
+    converge(&*h.runtime(), &nodes, &["a6", "b6"]).await;
     stop_all(&nodes).await;
 }
 

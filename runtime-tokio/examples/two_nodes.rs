@@ -1,0 +1,43 @@
+//! Two nodes on tokio in one process: they join, watch each other, and leave.
+//!
+//! ```text
+//! cargo run -p hearsay-tokio --example two_nodes_tokio
+//! ```
+
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use hearsay_tokio::{Config, Event, NodeOptions};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), hearsay_tokio::Error> {
+    let bind = "127.0.0.1:0".parse().expect("a socket address");
+    let alpha = hearsay_tokio::start(Config::local(), NodeOptions::new("alpha", bind)?)?;
+    let beta = hearsay_tokio::start(Config::local(), NodeOptions::new("beta", bind)?)?;
+    let mut events = alpha.subscribe().await?;
+
+    let answered = beta.join(&[alpha.advertise_addr()]).await?;
+    println!("beta joined through {answered} seed(s)");
+
+    // Membership events as alpha sees them.
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), events.next()).await {
+        if let Event::MemberJoin(m) = &event {
+            println!("alpha: {} {} at {}", event.name(), m.name, m.addr);
+            if m.name.as_str() == "beta" {
+                break;
+            }
+        }
+    }
+    for m in alpha.members().await? {
+        println!("alpha sees {} ({}) {}", m.name, m.addr, m.state.as_str());
+    }
+
+    beta.shutdown().await?;
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(3), events.next()).await {
+        if let Event::MemberLeave(m) = &event {
+            println!("alpha: {} {}", event.name(), m.name);
+            break;
+        }
+    }
+    alpha.shutdown().await
+}
