@@ -1,0 +1,3 @@
+//! `hearsay`: the agent and CLI.
+
+fn main() {}
