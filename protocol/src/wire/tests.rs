@@ -890,3 +890,150 @@ proptest! {
         }
     }
 }
+
+// ----------------------------------------------------------------------------------------
+// Golden vectors for the Serf-layer tags (9..=14)
+// ----------------------------------------------------------------------------------------
+
+#[test]
+fn an_intent_packet_has_pinned_bytes() {
+    let msg = Message::Intent(Intent {
+        kind: IntentKind::Leave,
+        node: "a",
+        ltime: 300,
+        prune: true,
+    });
+    assert_golden(
+        &msg,
+        concat!(
+            "01 00", // envelope
+            "06",    // message length 6
+            "09",    // tag 9 = Intent
+            "01",    // kind 1 = Leave
+            "01 61", // node "a"
+            "ac 02", // ltime 300 (varint)
+            "01",    // prune
+        ),
+    );
+}
+
+#[test]
+fn a_user_event_packet_has_pinned_bytes() {
+    let msg = Message::UserEvent(UserEvent {
+        ltime: 7,
+        name: "go",
+        payload: b"x",
+        coalesce: true,
+    });
+    assert_golden(
+        &msg,
+        concat!(
+            "01 00",    // envelope
+            "08",       // message length 8
+            "0a",       // tag 10 = UserEvent
+            "07",       // ltime 7
+            "02 67 6f", // name "go"
+            "01 78",    // payload "x"
+            "01",       // coalesce
+        ),
+    );
+}
+
+#[test]
+fn a_query_packet_has_pinned_bytes() {
+    let msg = Message::Query(Query {
+        ltime: 1,
+        id: 2,
+        from: "a",
+        from_addr: V4,
+        filters: vec![
+            Filter::Nodes(vec!["b"]),
+            Filter::Tag {
+                key: "r",
+                regex: "w",
+            },
+        ],
+        request_ack: true,
+        relay_factor: 3,
+        timeout_ms: 1000,
+        name: "q",
+        payload: b"",
+    });
+    assert_golden(
+        &msg,
+        concat!(
+            "01 00",                // envelope
+            "1d",                   // message length 29
+            "0b",                   // tag 11 = Query
+            "01 02",                // ltime 1, id 2
+            "01 61",                // from "a"
+            "00 0a 00 00 01 8a 3e", // from_addr V4 10.0.0.1:7946
+            "02",                   // two filters
+            "00 01 01 62",          // Nodes ["b"]
+            "01 01 72 01 77",       // Tag { "r", "w" }
+            "01 03",                // request_ack, relay_factor 3
+            "e8 07",                // timeout_ms 1000
+            "01 71",                // name "q"
+            "00",                   // empty payload
+        ),
+    );
+}
+
+#[test]
+fn a_query_response_and_a_relay_have_pinned_bytes() {
+    let response = QueryResponse {
+        ltime: 1,
+        id: 2,
+        from: "b",
+        ack: false,
+        payload: b"ok",
+    };
+    assert_golden(
+        &Message::QueryResponse(response),
+        concat!(
+            "01 00",    // envelope
+            "09",       // message length 9
+            "0c",       // tag 12 = QueryResponse
+            "01 02",    // ltime 1, id 2
+            "01 62",    // from "b"
+            "00",       // not an ack
+            "02 6f 6b", // payload "ok"
+        ),
+    );
+    assert_golden(
+        &Message::QueryRelay(QueryRelay { dest: V4, response }),
+        concat!(
+            "01 00",                   // envelope
+            "10",                      // message length 16
+            "0d",                      // tag 13 = QueryRelay
+            "00 0a 00 00 01 8a 3e",    // dest V4 10.0.0.1:7946
+            "01 02 01 62 00 02 6f 6b", // the response, as above without its tag
+        ),
+    );
+}
+
+#[test]
+fn a_serf_state_has_pinned_bytes() {
+    let msg = Message::SerfState(SerfState {
+        member_ltime: 1,
+        event_ltime: 2,
+        query_ltime: 3,
+        events: vec![UserEvent {
+            ltime: 1,
+            name: "e",
+            payload: b"",
+            coalesce: false,
+        }],
+    });
+    assert_golden(
+        &msg,
+        concat!(
+            "01 00",          // envelope
+            "0a",             // message length 10
+            "0e",             // tag 14 = SerfState
+            "01 02 03",       // member, event, query clocks
+            "01",             // one event
+            "01 01 65 00 00", // ltime 1, name "e", empty payload, no coalesce
+        ),
+    );
+}
