@@ -907,7 +907,7 @@ fn an_intent_packet_has_pinned_bytes() {
         &msg,
         concat!(
             "01 00", // envelope
-            "06",    // message length 6
+            "07",    // message length 7
             "09",    // tag 9 = Intent
             "01",    // kind 1 = Leave
             "01 61", // node "a"
