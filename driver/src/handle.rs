@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_lite::Stream;
-use hearsay_protocol::{Event, Member, NodeName, Tags};
+use hearsay_protocol::{Event, LamportTime, Member, NodeName, QueryId, QueryParams, Tags};
+use std::time::Duration;
 
 use crate::Error;
 use crate::pump::{Command, Reply};
@@ -145,6 +146,81 @@ impl Hearsay {
         })
     }
 
+    /// Sends a user event to every member (this node included, as an [`Event::User`]).
+    /// With `coalesce`, receivers may deliver only the newest event of the same name.
+    /// Returns the event's Lamport time.
+    ///
+    /// # Errors
+    /// [`Error::Command`] when the name is empty or reserved, name plus payload exceed
+    /// `Config::user_event_bytes_max`, or the node has left; [`Error::Stopped`].
+    pub async fn user_event(
+        &self,
+        name: &str,
+        payload: &[u8],
+        coalesce: bool,
+    ) -> Result<LamportTime, Error> {
+        let (name, payload) = (name.to_owned(), payload.to_vec());
+        self.request(|reply| Command::UserEvent {
+            name,
+            payload,
+            coalesce,
+            reply,
+        })
+        .await
+    }
+
+    /// Asks the cluster a question. Matching members get an [`Event::Query`] and answer
+    /// with [`respond`](Self::respond). The returned stream yields each ack (when
+    /// `params.request_ack`) and each response once, and ends at the query's timeout.
+    /// Dropping the stream stops collecting.
+    ///
+    /// # Errors
+    /// [`Error::Command`] for a bad name, payload or filter; [`Error::Stopped`].
+    pub async fn query(&self, params: QueryParams) -> Result<QueryResponses, Error> {
+        self.start_query(Some(params), None).await
+    }
+
+    /// Asks every member to ack (Serf's reachability check); the stream yields
+    /// [`QueryReply::Ack`]s until `timeout` (or the default query timeout).
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] when the driver is gone.
+    pub async fn reachability(&self, timeout: Option<Duration>) -> Result<QueryResponses, Error> {
+        self.start_query(None, timeout).await
+    }
+
+    async fn start_query(
+        &self,
+        params: Option<QueryParams>,
+        timeout: Option<Duration>,
+    ) -> Result<QueryResponses, Error> {
+        let (replies, rx) = async_channel::bounded(self.inner.subscriber_capacity.max(1));
+        let id = self
+            .request(|reply| Command::Query {
+                params,
+                timeout,
+                replies,
+                reply,
+            })
+            .await?;
+        Ok(QueryResponses {
+            id,
+            replies: Box::pin(rx),
+        })
+    }
+
+    /// Answers a query this node received as [`Event::Query`]. One answer per query, before
+    /// its timeout.
+    ///
+    /// # Errors
+    /// [`Error::Command`] when the query is unknown, answered or timed out, or the payload
+    /// exceeds `Config::query_response_bytes_max`; [`Error::Stopped`].
+    pub async fn respond(&self, id: QueryId, payload: &[u8]) -> Result<(), Error> {
+        let payload = payload.to_vec();
+        self.request(|reply| Command::Respond { id, payload, reply })
+            .await
+    }
+
     /// Leaves gracefully, waits for the leave to spread (bounded by
     /// `DriverConfig::leave_timeout`), then stops the driver and closes the sockets.
     ///
@@ -202,6 +278,55 @@ impl Stream for Subscription {
     }
 }
 
+/// One answer to a query of ours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueryReply {
+    /// `from` received the query (only when acks were requested).
+    Ack {
+        /// The acking member.
+        from: NodeName,
+    },
+    /// `from` answered.
+    Response {
+        /// The responding member.
+        from: NodeName,
+        /// Its answer.
+        payload: Vec<u8>,
+    },
+}
+
+/// Acks and responses to one query; ends when the query times out. See
+/// [`Hearsay::query`].
+pub struct QueryResponses {
+    id: QueryId,
+    replies: Pin<Box<async_channel::Receiver<QueryReply>>>,
+}
+
+impl QueryResponses {
+    /// The query's id.
+    pub fn id(&self) -> QueryId {
+        self.id
+    }
+}
+
+impl fmt::Debug for QueryResponses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryResponses")
+            .field("id", &self.id)
+            .field("buffered", &self.replies.len())
+            .finish()
+    }
+}
+
+impl Stream for QueryResponses {
+    type Item = QueryReply;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<QueryReply>> {
+        self.replies.as_mut().poll_next(cx)
+    }
+}
+
 /// Counters of one node: the core's and the driver's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -253,4 +378,6 @@ pub struct DriverStats {
     /// Events not delivered to a subscriber whose buffer was full (summed over
     /// subscribers).
     pub events_dropped: u64,
+    /// Query acks or responses not delivered because the caller's stream buffer was full.
+    pub query_replies_dropped: u64,
 }

@@ -55,7 +55,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
 pub use error::Error;
-pub use handle::{DriverStats, Hearsay, Stats, Subscription};
+pub use handle::{DriverStats, Hearsay, QueryReply, QueryResponses, Stats, Subscription};
 pub use hearsay_protocol as protocol;
 pub use options::{DriverConfig, NodeOptions};
 pub use runtime::{
@@ -146,6 +146,7 @@ pub fn start(
         subscribers: Vec::new(),
         joins: Vec::new(),
         leaves: Vec::new(),
+        queries: std::collections::BTreeMap::new(),
         handles_gone: false,
     };
     runtime.spawn(Box::pin(driver));

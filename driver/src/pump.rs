@@ -11,6 +11,7 @@
 //! timer due ─────────────┘        ─ poll_timeout ──▶ reset the one timer
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,10 +21,12 @@ use std::time::Duration;
 
 use futures_lite::Stream;
 use hearsay_protocol::wire::{self, Message};
-use hearsay_protocol::{Channel, Event, Instant, Member, Node, Tags, Transmit};
+use hearsay_protocol::{
+    Channel, Event, Instant, LamportTime, Member, Node, QueryId, QueryParams, Tags, Transmit,
+};
 use rand_chacha::ChaCha8Rng;
 
-use crate::handle::{DriverStats, Stats};
+use crate::handle::{DriverStats, QueryReply, Stats};
 use crate::runtime::{AsyncTimer, AsyncUdpSocket, Runtime};
 use crate::stream::{StreamLimits, encode_frame, send_frame};
 use crate::{DriverConfig, Error};
@@ -64,6 +67,24 @@ pub(crate) enum Command {
         events: async_channel::Sender<Event>,
         dropped: Arc<AtomicU64>,
     },
+    UserEvent {
+        name: String,
+        payload: Vec<u8>,
+        coalesce: bool,
+        reply: Reply<LamportTime>,
+    },
+    Query {
+        /// `None`: a reachability query (acks from every member).
+        params: Option<QueryParams>,
+        timeout: Option<Duration>,
+        replies: async_channel::Sender<QueryReply>,
+        reply: Reply<QueryId>,
+    },
+    Respond {
+        id: QueryId,
+        payload: Vec<u8>,
+        reply: Reply<()>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -99,6 +120,7 @@ pub(crate) struct Counters {
     pub inbound_streams_rejected: AtomicU64,
     pub accept_errors: AtomicU64,
     pub events_dropped: AtomicU64,
+    pub query_replies_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -118,6 +140,7 @@ impl Counters {
             inbound_streams_rejected: get(&self.inbound_streams_rejected),
             accept_errors: get(&self.accept_errors),
             events_dropped: get(&self.events_dropped),
+            query_replies_dropped: get(&self.query_replies_dropped),
         }
     }
 }
@@ -216,6 +239,8 @@ pub(crate) struct Driver {
     pub subscribers: Vec<Subscriber>,
     pub joins: Vec<PendingJoin>,
     pub leaves: Vec<LeaveWait>,
+    /// Our queries still collecting, by id: where their acks and responses go.
+    pub queries: BTreeMap<QueryId, async_channel::Sender<QueryReply>>,
     pub handles_gone: bool,
 }
 
@@ -266,6 +291,37 @@ impl Driver {
             }
             Command::Subscribe { events, dropped } => {
                 self.subscribers.push(Subscriber { events, dropped });
+            }
+            Command::UserEvent {
+                name,
+                payload,
+                coalesce,
+                reply,
+            } => {
+                let result = self.node.user_event(now, &name, &payload, coalesce);
+                let _ = reply.try_send(result.map_err(Error::from));
+            }
+            Command::Query {
+                params,
+                timeout,
+                replies,
+                reply,
+            } => {
+                let result = match params {
+                    Some(mut params) => {
+                        params.timeout = params.timeout.or(timeout);
+                        self.node.query(now, &params)
+                    }
+                    None => self.node.reachability(now, timeout),
+                };
+                if let Ok(id) = result {
+                    self.queries.insert(id, replies);
+                }
+                let _ = reply.try_send(result.map_err(Error::from));
+            }
+            Command::Respond { id, payload, reply } => {
+                let result = self.node.respond(now, id, &payload);
+                let _ = reply.try_send(result.map_err(Error::from));
             }
             Command::Halt => return true,
         }
@@ -455,8 +511,43 @@ impl Driver {
         }
     }
 
+    /// Passes an ack or response to the stream of the query it belongs to.
+    fn route_query_reply(&mut self, id: QueryId, reply: QueryReply) {
+        let Some(tx) = self.queries.get(&id) else {
+            return;
+        };
+        match tx.try_send(reply) {
+            Ok(()) => {}
+            Err(async_channel::TrySendError::Full(_)) => {
+                self.counters
+                    .query_replies_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            // The caller dropped the stream.
+            Err(async_channel::TrySendError::Closed(_)) => {
+                self.queries.remove(&id);
+            }
+        }
+    }
+
     fn publish_events(&mut self) {
         while let Some(event) = self.node.poll_event() {
+            match &event {
+                Event::QueryAck { id, from } => {
+                    let from = from.clone();
+                    self.route_query_reply(*id, QueryReply::Ack { from });
+                }
+                Event::QueryResponse { id, from, payload } => {
+                    let reply = QueryReply::Response {
+                        from: from.clone(),
+                        payload: payload.clone(),
+                    };
+                    self.route_query_reply(*id, reply);
+                }
+                // Dropping the sender ends the caller's stream.
+                Event::QueryDone { id } => drop(self.queries.remove(id)),
+                _ => {}
+            }
             self.subscribers.retain(|sub| {
                 match sub.events.try_send(event.clone()) {
                     Ok(()) => true,

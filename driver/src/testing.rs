@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use futures_lite::io::AsyncWriteExt;
-use hearsay_protocol::{Config, Event, MemberState};
+use hearsay_protocol::{Config, Event, MemberState, QueryParams};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::runtime::{
     AsyncTcpListener, AsyncTimer, AsyncUdpSocket, BoxFuture, Runtime, TcpConnection, sleep, timeout,
 };
-use crate::{DriverConfig, Error, Hearsay, NodeOptions};
+use crate::{DriverConfig, Error, Hearsay, NodeOptions, QueryReply};
 
 /// Longest a single adapter test may run before it fails.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(40);
@@ -75,6 +75,8 @@ macro_rules! adapter_tests {
             slow_subscriber_is_skipped_not_waited_for,
             ipv6_nodes_form_a_cluster,
             dead_driver_gives_an_error_not_a_hang,
+            user_event_reaches_every_node,
+            query_gets_every_response,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -470,6 +472,108 @@ pub async fn dead_driver_gives_an_error_not_a_hang(h: &'static dyn Harness) {
     assert!(matches!(r, Ok(Err(Error::Stopped))), "{}: {r:?}", h.name());
     let r = timeout(&*rt, Duration::from_secs(2), a.join(&[nowhere])).await;
     assert!(matches!(r, Ok(Err(Error::Stopped))));
+}
+
+/// A user event sent by one node is delivered once to every node, the sender included.
+pub async fn user_event_reaches_every_node(h: &'static dyn Harness) {
+    let rt = h.runtime();
+    let nodes = cluster(h, &["a", "b", "c"]).await;
+    let mut subs = Vec::new();
+    for n in &nodes {
+        subs.push(n.subscribe().await.expect("subscribe"));
+    }
+    nodes[1]
+        .user_event("deploy", b"v1.2.3", false)
+        .await
+        .expect("user event");
+    for (i, sub) in subs.iter_mut().enumerate() {
+        loop {
+            match timeout(&*rt, Duration::from_secs(5), sub.next()).await {
+                Ok(Some(Event::User { name, payload, .. })) => {
+                    assert_eq!(
+                        (name.as_str(), payload.as_slice()),
+                        ("deploy", &b"v1.2.3"[..])
+                    );
+                    break;
+                }
+                Ok(Some(_)) => {}
+                other => panic!("{}: node {i} got no user event: {other:?}", h.name()),
+            }
+        }
+    }
+    // Delivered once: no duplicate shows up shortly after.
+    sleep(&*rt, Duration::from_millis(300)).await;
+    for sub in &mut subs {
+        while let Ok(Some(e)) = timeout(&*rt, Duration::from_millis(10), sub.next()).await {
+            assert!(
+                !matches!(e, Event::User { .. }),
+                "{}: duplicate {e:?}",
+                h.name()
+            );
+        }
+    }
+    stop_all(&nodes).await;
+}
+
+/// Every node answers a query; the asker's stream yields each ack and response once and
+/// ends at the timeout.
+pub async fn query_gets_every_response(h: &'static dyn Harness) {
+    let rt = h.runtime();
+    let nodes = cluster(h, &["a", "b", "c"]).await;
+    // Each node answers "whoami" with its name, from a task of its own.
+    for n in &nodes {
+        let mut sub = n.subscribe().await.expect("subscribe");
+        let node = n.clone();
+        rt.spawn(Box::pin(async move {
+            while let Some(event) = sub.next().await {
+                if let Event::Query { id, name, .. } = event
+                    && name == "whoami"
+                {
+                    let _ = node.respond(id, node.name().as_str().as_bytes()).await;
+                }
+            }
+        }));
+    }
+    let params = QueryParams {
+        name: "whoami".into(),
+        payload: b"?".to_vec(),
+        request_ack: true,
+        timeout: Some(Duration::from_millis(1500)),
+        ..QueryParams::default()
+    };
+    let started = Instant::now();
+    let mut replies = nodes[0].query(params).await.expect("query");
+    let mut acks = Vec::new();
+    let mut answers = Vec::new();
+    while let Ok(Some(reply)) = timeout(&*rt, Duration::from_secs(5), replies.next()).await {
+        match reply {
+            QueryReply::Ack { from } => acks.push(from.to_string()),
+            QueryReply::Response { from, payload } => {
+                assert_eq!(from.as_str().as_bytes(), payload.as_slice());
+                answers.push(from.to_string());
+            }
+        }
+    }
+    // The stream ended (QueryDone), and near the timeout, not at the 5 s guard.
+    assert!(started.elapsed() < Duration::from_secs(4), "{}", h.name());
+    answers.sort();
+    acks.sort();
+    for name in ["b", "c"] {
+        assert!(
+            answers.iter().any(|a| a == name),
+            "{}: answers {answers:?}",
+            h.name()
+        );
+        assert!(
+            acks.iter().any(|a| a == name),
+            "{}: acks {acks:?}",
+            h.name()
+        );
+    }
+    let mut dedup = answers.clone();
+    dedup.dedup();
+    assert_eq!(dedup, answers, "each responder once");
+    stop_all(&nodes).await;
 }
 
 // ---------------------------------------------------------------------------------------

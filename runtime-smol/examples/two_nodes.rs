@@ -1,4 +1,5 @@
-//! Two nodes on smol in one process: they join, watch each other, and leave.
+//! Two nodes on smol in one process: they join, one sends a user event, the other answers a
+//! query, then both leave.
 //!
 //! ```text
 //! cargo run -p hearsay-smol --example two_nodes_smol
@@ -7,7 +8,7 @@
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use hearsay_smol::{Config, Event, NodeOptions};
+use hearsay_smol::{Config, Event, NodeOptions, QueryParams, QueryReply};
 
 fn main() -> Result<(), hearsay_smol::Error> {
     smol::block_on(run())
@@ -17,39 +18,57 @@ async fn run() -> Result<(), hearsay_smol::Error> {
     let bind = "127.0.0.1:0".parse().expect("a socket address");
     let alpha = hearsay_smol::start(Config::local(), NodeOptions::new("alpha", bind)?)?;
     let beta = hearsay_smol::start(Config::local(), NodeOptions::new("beta", bind)?)?;
-    let mut events = alpha.subscribe().await?;
+
+    // beta prints user events and answers queries from a task of its own.
+    let mut beta_events = beta.subscribe().await?;
+    let responder = beta.clone();
+    smol::spawn(async move {
+        while let Some(event) = beta_events.next().await {
+            match event {
+                Event::User { name, payload, .. } => {
+                    println!(
+                        "beta: user event {name} {}",
+                        String::from_utf8_lossy(&payload)
+                    );
+                }
+                Event::Query { id, name, from, .. } => {
+                    println!("beta: query {name} from {from}");
+                    let _ = responder.respond(id, b"pong").await;
+                }
+                other => println!("beta: {}", other.name()),
+            }
+        }
+    })
+    .detach();
 
     let answered = beta.join(&[alpha.advertise_addr()]).await?;
     println!("beta joined through {answered} seed(s)");
-
-    // Membership events as alpha sees them.
-    while let Some(Some(event)) = within(Duration::from_secs(2), events.next()).await {
-        if let Event::MemberJoin(m) = &event {
-            println!("alpha: {} {} at {}", event.name(), m.name, m.addr);
-            if m.name.as_str() == "beta" {
-                break;
-            }
-        }
-    }
     for m in alpha.members().await? {
         println!("alpha sees {} ({}) {}", m.name, m.addr, m.state.as_str());
     }
 
-    beta.shutdown().await?;
-    while let Some(Some(event)) = within(Duration::from_secs(3), events.next()).await {
-        if let Event::MemberLeave(m) = &event {
-            println!("alpha: {} {}", event.name(), m.name);
-            break;
+    alpha.user_event("deploy", b"v1.2.3", false).await?;
+    let params = QueryParams {
+        name: "ping".into(),
+        request_ack: true,
+        timeout: Some(Duration::from_secs(1)),
+        ..QueryParams::default()
+    };
+    let mut replies = alpha.query(params).await?;
+    while let Some(reply) = replies.next().await {
+        match reply {
+            QueryReply::Ack { from } => println!("alpha: ack from {from}"),
+            QueryReply::Response { from, payload } => {
+                println!(
+                    "alpha: {from} answered {}",
+                    String::from_utf8_lossy(&payload)
+                );
+            }
+            other => println!("alpha: {other:?}"),
         }
     }
-    alpha.shutdown().await
-}
+    println!("alpha: query done");
 
-/// `None` when `span` passes first.
-async fn within<T>(span: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
-    futures_lite::future::or(async { Some(f.await) }, async {
-        smol::Timer::after(span).await;
-        None
-    })
-    .await
+    beta.shutdown().await?;
+    alpha.shutdown().await
 }

@@ -26,11 +26,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use hearsay_driver::protocol::{self, Config, Event, Member, MemberState, Tags};
+pub use hearsay_driver::protocol::{
+    self, Config, Event, LamportTime, Member, MemberState, QueryId, QueryParams, Tags,
+};
 use hearsay_driver::{
     AsyncTcpListener, AsyncTimer, AsyncUdpSocket, BoxFuture, TcpConnection, async_io,
 };
-pub use hearsay_driver::{DriverConfig, Error, Hearsay, NodeOptions, Stats, Subscription};
+pub use hearsay_driver::{
+    DriverConfig, Error, Hearsay, NodeOptions, QueryReply, QueryResponses, Stats, Subscription,
+};
 
 /// Starts a node: binds UDP and TCP on `options.bind` and spawns the driver on smol's
 /// global executor. Callable from any thread, inside or outside `smol::block_on`.

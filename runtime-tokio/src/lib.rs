@@ -31,9 +31,13 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use tokio::io::ReadBuf;
 use tokio::runtime::Handle;
 
-pub use hearsay_driver::protocol::{self, Config, Event, Member, MemberState, Tags};
+pub use hearsay_driver::protocol::{
+    self, Config, Event, LamportTime, Member, MemberState, QueryId, QueryParams, Tags,
+};
 use hearsay_driver::{AsyncTcpListener, AsyncTimer, AsyncUdpSocket, BoxFuture, TcpConnection};
-pub use hearsay_driver::{DriverConfig, Error, Hearsay, NodeOptions, Stats, Subscription};
+pub use hearsay_driver::{
+    DriverConfig, Error, Hearsay, NodeOptions, QueryReply, QueryResponses, Stats, Subscription,
+};
 
 /// Starts a node on the current tokio runtime: binds UDP and TCP on `options.bind` and
 /// spawns the driver.
