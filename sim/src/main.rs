@@ -4,6 +4,7 @@
 //! `hearsay-sim` alone runs the demo: 1 000 nodes on the LAN profile, a join storm, one
 //! crash at 30 s, 60 virtual seconds; it prints a timeline and a summary table.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant as WallInstant;
@@ -95,7 +96,7 @@ struct Cli {
     /// Run twice and compare digests; exit non-zero if they differ.
     #[arg(long)]
     check_determinism: bool,
-    /// No progress bar.
+    /// No progress bar (without a terminal, progress is a line every 10 virtual s).
     #[arg(long)]
     quiet: bool,
 }
@@ -211,7 +212,8 @@ fn run(plan: &scenario::Plan, progress: bool) -> Result<Outcome, String> {
     let wall = WallInstant::now();
     let end = Instant::ZERO + plan.duration;
     let total = plan.duration.as_secs().max(1);
-    let bar = if progress {
+    let tty = std::io::stderr().is_terminal();
+    let bar = if progress && tty {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
             "{spinner} virtual {pos}/{len}s [{bar:30}] {elapsed_precise} wall, {msg}",
@@ -228,7 +230,15 @@ fn run(plan: &scenario::Plan, progress: bool) -> Result<Outcome, String> {
     while world.now() < end {
         world.run_until((world.now() + step).min(end));
         marks.push((world.now(), wall.elapsed()));
-        bar.set_position(world.now().as_micros() / 1_000_000);
+        let t = world.now().as_micros() / 1_000_000;
+        if progress && !tty && t % 10 == 0 {
+            eprintln!(
+                "hearsay-sim: virtual {t}s, wall {:.1}s, {} live",
+                wall.elapsed().as_secs_f64(),
+                world.up_count()
+            );
+        }
+        bar.set_position(t);
         bar.set_message(format!("{} live", world.up_count()));
     }
     bar.finish_and_clear();
@@ -240,13 +250,16 @@ fn run(plan: &scenario::Plan, progress: bool) -> Result<Outcome, String> {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One clear line: clap's first line names the flag and the reason.
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("hearsay-sim: {line}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
         }
     };
     match main_inner(&cli) {

@@ -117,7 +117,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 }
 
 fn since(t: Option<Instant>, from: Instant) -> Option<f64> {
-    t.map(|t| t.saturating_duration_since(from).as_secs_f64())
+    t.map(|t| round(t.saturating_duration_since(from).as_secs_f64()))
 }
 
 fn round(x: f64) -> f64 {
@@ -293,8 +293,11 @@ pub fn render(world: &World, report: &Report) -> String {
         format!("{} / {}", world.up_count(), world.converged()),
     );
     let (mut pending, mut max_pending, mut dropped, mut running) = (0usize, 0usize, 0u64, 0usize);
+    let (mut table_bytes, mut entries) = (0usize, 0usize);
     for i in 0..world.len() {
         if let Some(n) = world.node(i) {
+            table_bytes += n.member_table_bytes();
+            entries += n.member_count();
             pending += n.pending_broadcasts();
             max_pending = max_pending.max(n.pending_broadcasts());
             dropped += n.stats().broadcasts_dropped;
@@ -307,6 +310,15 @@ pub fn render(world: &World, report: &Report) -> String {
         format!(
             "mean {:.1}, max {max_pending} pending; {dropped} dropped in total",
             pending as f64 / running.max(1) as f64
+        ),
+    );
+    row(
+        &mut out,
+        "member tables (core's estimate)",
+        format!(
+            "{:.1} MiB for {entries} entries, {:.0} B per entry",
+            table_bytes as f64 / 1048576.0,
+            table_bytes as f64 / entries.max(1) as f64
         ),
     );
     row(&mut out, "digest", report.digest.clone());
