@@ -78,7 +78,38 @@ impl Hearsay {
     /// seed list, [`Error::Stopped`] when the driver is gone.
     pub async fn join(&self, seeds: &[SocketAddr]) -> Result<usize, Error> {
         let seeds = seeds.to_vec();
-        self.request(|reply| Command::Join { seeds, reply }).await
+        self.request(|reply| Command::Join {
+            seeds,
+            replay: false,
+            reply,
+        })
+        .await
+    }
+
+    /// As [`join`](Self::join), but user events the cluster still buffers are delivered
+    /// too (Serf's `-replay`).
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub async fn join_replay(&self, seeds: &[SocketAddr]) -> Result<usize, Error> {
+        let seeds = seeds.to_vec();
+        self.request(|reply| Command::Join {
+            seeds,
+            replay: true,
+            reply,
+        })
+        .await
+    }
+
+    /// Marks a failed member as left everywhere (Serf's `force-leave`); with `prune` it is
+    /// forgotten at once instead of kept as a tombstone.
+    ///
+    /// # Errors
+    /// [`Error::Command`] for an unknown member or this node itself; [`Error::Stopped`].
+    pub async fn force_leave(&self, name: &str, prune: bool) -> Result<(), Error> {
+        let name = name.to_owned();
+        self.request(|reply| Command::ForceLeave { name, prune, reply })
+            .await
     }
 
     /// Leaves the cluster gracefully and waits (up to `DriverConfig::leave_timeout`) for the
@@ -345,6 +376,12 @@ pub struct Stats {
     pub pending_broadcasts: usize,
     /// Live event subscriptions.
     pub subscribers: usize,
+    /// The member (join/leave intent) Lamport clock.
+    pub member_time: hearsay_protocol::LamportTime,
+    /// The user event Lamport clock.
+    pub event_time: hearsay_protocol::LamportTime,
+    /// The query Lamport clock.
+    pub query_time: hearsay_protocol::LamportTime,
 }
 
 /// What the driver counted: I/O failures and input it rejected before or after the core.

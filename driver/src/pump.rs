@@ -45,7 +45,13 @@ pub(crate) type Reply<T> = async_channel::Sender<Result<T, Error>>;
 pub(crate) enum Command {
     Join {
         seeds: Vec<SocketAddr>,
+        replay: bool,
         reply: Reply<usize>,
+    },
+    ForceLeave {
+        name: String,
+        prune: bool,
+        reply: Reply<()>,
     },
     Leave {
         reply: Reply<()>,
@@ -251,7 +257,15 @@ impl Driver {
 
     fn apply(&mut self, now: Instant, cmd: Command) -> bool {
         match cmd {
-            Command::Join { seeds, reply } => match self.node.join(now, &seeds) {
+            Command::Join {
+                seeds,
+                replay,
+                reply,
+            } => match if replay {
+                self.node.join_replay(now, &seeds)
+            } else {
+                self.node.join(now, &seeds)
+            } {
                 Err(e) => {
                     let _ = reply.try_send(Err(e.into()));
                 }
@@ -275,6 +289,13 @@ impl Driver {
             },
             Command::Leave { reply } => self.start_leave(now, reply, false),
             Command::Shutdown { reply } => self.start_leave(now, reply, true),
+            Command::ForceLeave { name, prune, reply } => {
+                let result = self
+                    .node
+                    .force_leave(now, &name, prune)
+                    .map_err(Error::from);
+                let _ = reply.try_send(result);
+            }
             Command::SetTags { tags, reply } => {
                 let result = self.node.set_tags(now, &tags).map_err(Error::from);
                 let _ = reply.try_send(result);
@@ -337,6 +358,9 @@ impl Driver {
             live_members: self.node.live_members(),
             pending_broadcasts: self.node.pending_broadcasts(),
             subscribers: self.subscribers.len(),
+            member_time: self.node.member_time(),
+            event_time: self.node.event_time(),
+            query_time: self.node.query_time(),
         }
     }
 
