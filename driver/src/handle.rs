@@ -417,4 +417,8 @@ pub struct DriverStats {
     pub events_dropped: u64,
     /// Query acks or responses not delivered because the caller's stream buffer was full.
     pub query_replies_dropped: u64,
+    /// Times the core's next deadline was still in the past right after
+    /// `handle_timeout`; the pump then waits 1 ms instead of spinning. Non-zero points at
+    /// a core timer bug.
+    pub timer_floors: u64,
 }

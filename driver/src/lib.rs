@@ -225,6 +225,17 @@ fn wall_clock_incarnation() -> Incarnation {
 mod tests {
     use super::*;
 
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn handles_cross_threads() {
+        assert_send_sync::<Hearsay>();
+        assert_send::<Subscription>();
+        assert_send::<QueryResponses>();
+        assert_send_sync::<Error>();
+    }
+
     #[test]
     fn advertise_defaults_to_the_bound_address_and_port() {
         let bound: SocketAddr = "127.0.0.1:4000".parse().unwrap_or_else(|_| unreachable!());

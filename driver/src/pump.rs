@@ -35,6 +35,8 @@ use crate::{DriverConfig, Error};
 const RECV_BUF_BYTES: usize = 65_536;
 /// Commands and stream frames handled per wake-up before the pump yields.
 const INPUT_BATCH: usize = 64;
+/// Shortest wait the timer is armed for when a deadline did not move after handling.
+const TIMER_FLOOR: Duration = Duration::from_millis(1);
 /// How far ahead the timer is armed when the node has no deadline.
 const IDLE_TIMER: Duration = Duration::from_secs(3600);
 
@@ -127,6 +129,7 @@ pub(crate) struct Counters {
     pub accept_errors: AtomicU64,
     pub events_dropped: AtomicU64,
     pub query_replies_dropped: AtomicU64,
+    pub timer_floors: AtomicU64,
 }
 
 impl Counters {
@@ -147,6 +150,7 @@ impl Counters {
             accept_errors: get(&self.accept_errors),
             events_dropped: get(&self.events_dropped),
             query_replies_dropped: get(&self.query_replies_dropped),
+            timer_floors: get(&self.timer_floors),
         }
     }
 }
@@ -599,8 +603,18 @@ impl Driver {
     }
 
     /// Re-arms the timer if the deadline moved; true when it is already due.
-    fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
+    ///
+    /// Runs after every due deadline was handled, so a deadline still in the past means
+    /// the core did not move it; it is pushed [`TIMER_FLOOR`] ahead rather than letting the
+    /// pump spin.
+    fn arm_timer(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let deadline = self.next_deadline();
+        let deadline = if deadline <= now {
+            self.counters.timer_floors.fetch_add(1, Ordering::Relaxed);
+            now + TIMER_FLOOR
+        } else {
+            deadline
+        };
         let at = self
             .clock
             .to_std(deadline)
@@ -717,7 +731,7 @@ impl std::future::Future for Driver {
                 return Poll::Ready(());
             }
 
-            let due = this.arm_timer(cx);
+            let due = this.arm_timer(cx, now);
             if !due && !more {
                 return Poll::Pending;
             }

@@ -1,7 +1,7 @@
 //! Adapter tests, written once and run against every runtime.
 //!
-//! Each adapter implements [`Harness`] for its runtime and expands [`adapter_tests!`]
-//! (`crate::adapter_tests`) in its `tests/`. Every test runs on loopback with port-0 binds,
+//! Each adapter implements [`Harness`] for its runtime and expands
+//! [`adapter_tests!`](crate::adapter_tests) in its `tests/`. Every test runs on loopback with port-0 binds,
 //! shortened protocol intervals ([`fast_config`]), bounded waits, and stops every node it
 //! started.
 
@@ -256,6 +256,10 @@ pub async fn three_nodes_form_a_cluster(h: &'static dyn Harness) {
     let stats = nodes[0].stats().await.expect("stats");
     assert!(stats.node.push_pulls_received >= 2);
     assert_eq!(stats.live_members, 3);
+    assert_eq!(
+        stats.driver.timer_floors, 0,
+        "the core's deadline moves after handling"
+    );
     stop_all(&nodes).await;
 }
 
