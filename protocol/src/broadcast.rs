@@ -37,7 +37,11 @@ type Order = (u32, Reverse<u64>);
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BroadcastQueue {
     queue: BTreeMap<Order, Broadcast>,
-    by_key: BTreeMap<Box<str>, Order>,
+    /// Key → id, touched only when a broadcast is queued or retired.
+    by_key: BTreeMap<Box<str>, u64>,
+    /// Id → transmits, updated on every send (integer keys: no string compares on the hot
+    /// path).
+    transmits: BTreeMap<u64, u32>,
     next_id: u64,
     /// Broadcasts dropped because the queue was full.
     pub dropped: u64,
@@ -56,19 +60,24 @@ impl BroadcastQueue {
 
     /// Queues `msg` about `key`, replacing older news about `key`; enforces `cap`.
     pub fn push(&mut self, key: &str, kind: MessageKind, msg: Box<[u8]>, cap: usize) {
-        if let Some(order) = self.by_key.remove(key) {
-            self.queue.remove(&order);
+        if let Some(id) = self.by_key.remove(key) {
+            if let Some(t) = self.transmits.remove(&id) {
+                self.queue.remove(&(t, Reverse(id)));
+            }
             self.invalidated += 1;
         }
         while self.queue.len() >= cap.max(1) {
-            if let Some((_, old)) = self.queue.pop_last() {
+            if let Some(((_, Reverse(id)), old)) = self.queue.pop_last() {
                 self.by_key.remove(&old.key);
+                self.transmits.remove(&id);
                 self.dropped += 1;
             }
         }
-        let order = (0, Reverse(self.next_id));
+        let id = self.next_id;
+        let order = (0, Reverse(id));
         self.next_id += 1;
-        self.by_key.insert(key.into(), order);
+        self.by_key.insert(key.into(), id);
+        self.transmits.insert(id, 0);
         self.queue.insert(
             order,
             Broadcast {
@@ -137,6 +146,7 @@ impl BroadcastQueue {
         for order in spent {
             if let Some(b) = self.queue.remove(&order) {
                 self.by_key.remove(&b.key);
+                self.transmits.remove(&order.1.0);
             }
         }
         for order in taken {
@@ -149,10 +159,11 @@ impl BroadcastQueue {
                 // of the round still get it.
                 if transmits >= limit && round == 0 {
                     self.by_key.remove(&b.key);
+                    self.transmits.remove(&order.1.0);
                 } else {
                     let new_order = (transmits, order.1);
-                    if let Some(o) = self.by_key.get_mut(&b.key) {
-                        *o = new_order;
+                    if let Some(t) = self.transmits.get_mut(&order.1.0) {
+                        *t = transmits;
                     }
                     self.queue.insert(new_order, b);
                 }

@@ -113,9 +113,11 @@ impl<R: RngCore> Node<R> {
 
     fn remember_intent(&mut self, now: Instant, node: &str, kind: IntentKind, ltime: LamportTime) {
         let timeout = self.config.recent_intent_timeout;
-        self.serf
-            .recent_intents
-            .retain(|_, r| now.saturating_duration_since(r.at) < timeout);
+        if self.serf.recent_intents.len() >= self.config.recent_intents_max {
+            self.serf
+                .recent_intents
+                .retain(|_, r| now.saturating_duration_since(r.at) < timeout);
+        }
         if let Some(r) = self.serf.recent_intents.get_mut(node) {
             if ltime > r.ltime {
                 *r = RecentIntent {
@@ -149,7 +151,8 @@ impl<R: RngCore> Node<R> {
     }
 
     /// The remembered intent for a member being learned now, consumed.
-    pub(crate) fn take_recent_intent(&mut self, node: &str) -> Option<RecentIntent> {
-        self.serf.recent_intents.remove(node)
+    pub(crate) fn take_recent_intent(&mut self, now: Instant, node: &str) -> Option<RecentIntent> {
+        let r = self.serf.recent_intents.remove(node)?;
+        (now.saturating_duration_since(r.at) < self.config.recent_intent_timeout).then_some(r)
     }
 }

@@ -141,14 +141,20 @@ impl<'a> MemberRef<'a> {
     }
 }
 
-/// FNV-1a: deterministic (no random state), fast on short names.
+/// FNV-1a with a murmur3 finaliser: deterministic (no random state), fast on short
+/// names, and well spread in both the low bits (bucket) and the high bits (hashbrown's tag),
+/// which plain FNV-1a is not for names that differ only in their last digits.
 pub(crate) fn name_hash(name: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.as_bytes() {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// Slots plus a name → slot index.

@@ -340,6 +340,11 @@ impl<R: RngCore> Node<R> {
             let inc = self.local_entry().incarnation.next();
             self.set_local(now, inc, MemberState::Alive);
             self.broadcast_local_alive();
+            // A rejoin after a leave needs a join intent newer than the leave intent. A
+            // first join does not: no leave of this node exists yet, and its alive message
+            // carries the news (Serf sends one anyway; in a join storm that doubles the
+            // broadcasts and halves how fast the cluster converges).
+            self.broadcast_own_intent(IntentKind::Join);
             let me = self.member_snapshot(self.local_slot);
             self.push_event(Event::MemberJoin(me));
             self.next_probe = now + self.config.probe_interval;
@@ -356,7 +361,6 @@ impl<R: RngCore> Node<R> {
             self.send_push_pull(now, *seed, true, false);
             queued += 1;
         }
-        self.broadcast_own_intent(IntentKind::Join);
         if !self.seeds.is_empty() && self.config.seed_reannounce_interval > Duration::ZERO {
             self.next_seed_reannounce = now + self.config.seed_reannounce_interval;
         }

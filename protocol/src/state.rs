@@ -114,7 +114,7 @@ impl<R: RngCore> Node<R> {
                 return Ok(());
             }
             let name = NodeName::new(a.node).map_err(|_| InboundError::InvalidField)?;
-            let intent = self.take_recent_intent(a.node);
+            let intent = self.take_recent_intent(now, a.node);
             let slot = self.members.insert(Entry {
                 name,
                 tags: (!a.tags.is_empty()).then(|| a.tags.into()),
