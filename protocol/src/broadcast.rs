@@ -20,7 +20,9 @@ const SCAN_MAX: usize = 64;
 
 #[derive(Clone, Debug)]
 struct Broadcast {
-    key: Box<str>,
+    /// Hash of the key (a member name, or an event/query id): 8 bytes instead of a second
+    /// copy of the name. A 64-bit collision would only make one broadcast replace another.
+    key: u64,
     kind: MessageKind,
     msg: Box<[u8]>,
     /// The packet it was last put in, so one packet never carries it twice.
@@ -38,7 +40,7 @@ type Order = (u32, Reverse<u64>);
 pub(crate) struct BroadcastQueue {
     queue: BTreeMap<Order, Broadcast>,
     /// Key → id, touched only when a broadcast is queued or retired.
-    by_key: BTreeMap<Box<str>, u64>,
+    by_key: BTreeMap<u64, u64>,
     /// Id → transmits, updated on every send (integer keys: no string compares on the hot
     /// path).
     transmits: BTreeMap<u64, u32>,
@@ -60,7 +62,8 @@ impl BroadcastQueue {
 
     /// Queues `msg` about `key`, replacing older news about `key`; enforces `cap`.
     pub fn push(&mut self, key: &str, kind: MessageKind, msg: Box<[u8]>, cap: usize) {
-        if let Some(id) = self.by_key.remove(key) {
+        let key = crate::member::name_hash(key);
+        if let Some(id) = self.by_key.remove(&key) {
             if let Some(t) = self.transmits.remove(&id) {
                 self.queue.remove(&(t, Reverse(id)));
             }
@@ -76,12 +79,12 @@ impl BroadcastQueue {
         let id = self.next_id;
         let order = (0, Reverse(id));
         self.next_id += 1;
-        self.by_key.insert(key.into(), id);
+        self.by_key.insert(key, id);
         self.transmits.insert(id, 0);
         self.queue.insert(
             order,
             Broadcast {
-                key: key.into(),
+                key,
                 kind,
                 msg,
                 packet: 0,

@@ -291,6 +291,12 @@ impl<R: RngCore> Node<R> {
             }
             self.next_seed_reannounce = now + self.config.seed_reannounce_interval;
         }
+        // Steps above can move a suspicion deadline into the past (a confirmation shrinks a
+        // timeout that started long ago) or open a relay; settle those now so that
+        // `poll_timeout` never returns an instant at or before this `now`.
+        self.expire_suspicions(now);
+        self.expire_queries(now);
+        self.expire_relays(now);
     }
 
     // ----------------------------------------------------------------------------------

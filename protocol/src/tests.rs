@@ -55,6 +55,9 @@ struct Cluster {
     next_seq: u64,
     /// Pairs (from, to) whose traffic is dropped.
     blocked: BTreeSet<(usize, usize)>,
+    /// Percentage of datagrams dropped (chosen by a hash of the packet's sequence number,
+    /// so runs stay deterministic). Stream frames are reliable.
+    loss_percent: u64,
     events: Vec<(usize, Event)>,
     /// Every transmit, for determinism checks.
     log: Vec<u8>,
@@ -76,6 +79,7 @@ impl Cluster {
             inflight: BTreeMap::new(),
             next_seq: 0,
             blocked: BTreeSet::new(),
+            loss_percent: 0,
             events: Vec::new(),
             log: Vec::new(),
         };
@@ -160,7 +164,11 @@ impl Cluster {
             }
             self.now = next;
             if next_net == Some(next) {
-                let (_, (dst, from, channel, bytes)) = self.inflight.pop_first().unwrap();
+                let ((_, seq), (dst, from, channel, bytes)) = self.inflight.pop_first().unwrap();
+                let roll = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+                if channel == Channel::Datagram && roll % 100 < self.loss_percent {
+                    continue;
+                }
                 let Some(to) = self.index_of(dst) else {
                     continue;
                 };
@@ -186,6 +194,11 @@ impl Cluster {
                         .is_some_and(|t| t <= now);
                     if due {
                         self.node(i).handle_timeout(now);
+                        let next = self.nodes[i].as_ref().and_then(Node::poll_timeout);
+                        assert!(
+                            next.is_none_or(|t| t > now),
+                            "node {i}: deadline {next:?} not after {now}"
+                        );
                         self.flush(i);
                     }
                 }
@@ -921,6 +934,7 @@ mod props {
                 }
                 let _ = if stream { n.handle_stream(now, addr(1), &bytes) } else { n.handle_datagram(now, addr(1), &bytes) };
                 n.handle_timeout(now);
+                prop_assert!(n.poll_timeout().is_none_or(|t| t > now), "a deadline left in the past");
                 prop_assert!(n.pending_broadcasts() <= 8);
                 prop_assert!(n.pending_transmits() <= 8);
                 prop_assert!(n.pending_events() <= 8);
@@ -1427,4 +1441,95 @@ fn lamport_clocks_travel_in_push_pull() {
     c.flush(2);
     c.run_until(now + Duration::from_secs(1));
     assert!(c.nodes[2].as_ref().unwrap().event_time() >= LamportTime(20));
+}
+
+#[test]
+fn an_event_reaches_everyone_at_ten_percent_loss_with_push_pull_catching_up() {
+    let mut config = Config::lan();
+    config.push_pull_interval = Duration::from_secs(10);
+    let mut c = Cluster::joined(20, config, 32, 5);
+    c.loss_percent = 10;
+    let now = c.now;
+    c.node(0).user_event(now, "lossy", b"p", false).unwrap();
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(3));
+    let early = (0..20).filter(|&o| user_events(&c, o).len() == 1).count();
+    c.run_until(now + Duration::from_secs(60));
+    for o in 0..20 {
+        assert_eq!(
+            user_events(&c, o).len(),
+            1,
+            "node {o} (had {early}/20 after 3 s)"
+        );
+    }
+    assert!(early >= 18, "gossip alone reached {early}/20 within 3 s");
+    let fp = c
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::MemberFailed(_)))
+        .count();
+    assert_eq!(fp, 0, "no false failures at 10% loss");
+}
+
+mod serf_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_message() -> impl Strategy<Value = (u8, String, u64, u32, Vec<u8>, bool)> {
+        (
+            0u8..6,
+            "[a-d_]{0,12}",
+            0u64..2000,
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..64),
+            any::<bool>(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn arbitrary_serf_messages_never_panic_and_buffers_stay_within_caps(
+            msgs in proptest::collection::vec(arb_message(), 1..60)
+        ) {
+            let mut config = Config::lan();
+            config.event_buffer_size = 8;
+            config.query_buffer_size = 8;
+            config.pending_responses_max = 4;
+            config.recent_intents_max = 4;
+            config.events_max = 16;
+            config.broadcast_queue_max = 16;
+            let mut n = lone(config);
+            let mut now = Instant::ZERO;
+            for (kind, name, ltime, id, payload, flag) in msgs {
+                let filters = if flag { vec![wire::Filter::Tag { key: "k", regex: &name }] } else { vec![] };
+                let msg = match kind {
+                    0 => Message::UserEvent(wire::UserEvent { ltime, name: &name, payload: &payload, coalesce: flag }),
+                    1 => Message::Query(wire::Query { ltime, id, from: "asker", from_addr: wire::WireAddr::V4([10, 0, 0, 1], 1), filters, request_ack: flag, relay_factor: (id % 4) as u8, timeout_ms: id % 5000, name: &name, payload: &payload }),
+                    2 => Message::QueryResponse(wire::QueryResponse { ltime, id, from: "r", ack: flag, payload: &payload }),
+                    3 => Message::QueryRelay(wire::QueryRelay { dest: wire::WireAddr::V4([10, 0, 0, 2], 2), response: wire::QueryResponse { ltime, id, from: "r", ack: flag, payload: &payload } }),
+                    4 => Message::Intent(wire::Intent { kind: if flag { wire::IntentKind::Join } else { wire::IntentKind::Leave }, node: if name.is_empty() { "x" } else { &name }, ltime, prune: flag }),
+                    _ => Message::SerfState(wire::SerfState { member_ltime: ltime, event_ltime: ltime, query_ltime: u64::from(id), events: vec![wire::UserEvent { ltime, name: &name, payload: &payload, coalesce: flag }] }),
+                };
+                now = now + Duration::from_millis(100);
+                let bytes = packet(&[msg]);
+                let _ = if kind == 5 { n.handle_stream(now, addr(1), &bytes) } else { n.handle_datagram(now, addr(1), &bytes) };
+                n.handle_timeout(now);
+                if let Some(Event::Query { id, .. }) = n.poll_event() {
+                    let _ = n.respond(now, id, b"answer");
+                }
+                let mut buf = Vec::new();
+                while let Some(t) = n.poll_transmit(now, &mut buf) {
+                    prop_assert!(t.channel == Channel::Stream || t.len <= 1400);
+                }
+                prop_assert!(n.pending_events() <= 16);
+                prop_assert!(n.serf.pending.len() <= 4);
+                prop_assert!(n.serf.recent_intents.len() <= 4);
+                for class in BroadcastClass::ALL {
+                    prop_assert!(n.pending_broadcasts_of(class) <= 16);
+                }
+            }
+        }
+    }
 }
