@@ -1,0 +1,408 @@
+//! The CLI commands that talk to a running agent over RPC, printing like Serf's.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::cli::{
+    EventArgs, ForceLeaveArgs, Format, InfoArgs, JoinArgs, MembersArgs, MonitorArgs, QueryArgs,
+    ReachabilityArgs, RpcArgs, TagsArgs,
+};
+use crate::config::{parse_duration, parse_level};
+use crate::rpc::{Client, RPC_VERSION, Request};
+
+/// Runs `f` on a current-thread runtime; prints its error and returns the exit code.
+fn block_on<F: std::future::Future<Output = Result<(), String>>>(f: F) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(f) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    }
+}
+
+async fn connect(rpc: &RpcArgs) -> Result<Client, String> {
+    Client::connect(&rpc.addr(), rpc.auth()).await
+}
+
+fn split_kv(flag: &str, s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("invalid -{flag} '{s}': expected KEY=VALUE"))
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn str_of(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Prints rows with columns padded to the widest cell, two spaces apart (Serf's
+/// `columnize`).
+fn columns(rows: &[Vec<String>]) -> String {
+    let mut widths = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `hearsay members`.
+pub fn members(a: MembersArgs) -> i32 {
+    block_on(async move {
+        let mut tags = BTreeMap::new();
+        for t in &a.tag {
+            let (k, v) = split_kv("tag", t)?;
+            tags.insert(k, v);
+        }
+        let mut c = connect(&a.rpc).await?;
+        let body = c
+            .call(Request::Members {
+                status: a.status.clone(),
+                name: a.name.clone(),
+                tags,
+            })
+            .await?;
+        let list = body
+            .get("members")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if a.format == Format::Json {
+            println!("{}", pretty(&json!({ "members": list })));
+            return Ok(());
+        }
+        let detailed = a.detailed.unwrap_or(false);
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|m| {
+                let tags: Vec<String> = m
+                    .get("tags")
+                    .and_then(Value::as_object)
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let addr = format!("{}:{}", str_of(m, "addr"), str_of(m, "port"));
+                let mut row = vec![str_of(m, "name"), addr, str_of(m, "status")];
+                if detailed {
+                    row.push(format!("incarnation={}", str_of(m, "incarnation")));
+                }
+                row.push(tags.join(","));
+                row
+            })
+            .collect();
+        print!("{}", columns(&rows));
+        Ok(())
+    })
+}
+
+/// `hearsay join`.
+pub fn join(a: JoinArgs) -> i32 {
+    block_on(async move {
+        let mut c = connect(&a.rpc).await?;
+        let body = c
+            .call(Request::Join {
+                addrs: a.addrs.clone(),
+                replay: a.replay.unwrap_or(false),
+            })
+            .await?;
+        println!(
+            "Successfully joined cluster by contacting {} nodes.",
+            str_of(&body, "num")
+        );
+        Ok(())
+    })
+}
+
+/// `hearsay leave`.
+pub fn leave(rpc: RpcArgs) -> i32 {
+    block_on(async move {
+        let mut c = connect(&rpc).await?;
+        c.call(Request::Leave {}).await?;
+        println!("Graceful leave complete");
+        Ok(())
+    })
+}
+
+/// `hearsay force-leave`.
+pub fn force_leave(a: ForceLeaveArgs) -> i32 {
+    block_on(async move {
+        let mut c = connect(&a.rpc).await?;
+        c.call(Request::ForceLeave {
+            node: a.node.clone(),
+            prune: a.prune.unwrap_or(false),
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+/// `hearsay event`.
+pub fn event(a: EventArgs) -> i32 {
+    block_on(async move {
+        let coalesce = a.coalesce.unwrap_or(true);
+        let mut c = connect(&a.rpc).await?;
+        c.call(Request::Event {
+            name: a.name.clone(),
+            payload: a.payload.clone().unwrap_or_default(),
+            coalesce,
+        })
+        .await?;
+        println!(
+            "Event '{}' dispatched! Coalescing enabled: {coalesce}",
+            a.name
+        );
+        Ok(())
+    })
+}
+
+/// `hearsay query`.
+pub fn query(a: QueryArgs) -> i32 {
+    block_on(async move {
+        let mut tags = BTreeMap::new();
+        for t in &a.tag {
+            let (k, v) = split_kv("tag", t)?;
+            tags.insert(k, v);
+        }
+        let timeout_ms = a
+            .timeout
+            .as_deref()
+            .map(|t| parse_duration("timeout", t))
+            .transpose()?
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if a.relay_factor > 5 {
+            return Err(format!(
+                "invalid -relay-factor {}: must be between 0 and 5",
+                a.relay_factor
+            ));
+        }
+        let request_ack = !a.no_ack.unwrap_or(false);
+        let json_out = a.format == Format::Json;
+        let mut c = connect(&a.rpc).await?;
+        let seq = c
+            .send(&Request::Query {
+                name: a.name.clone(),
+                payload: a.payload.clone().unwrap_or_default(),
+                nodes: a.node.clone(),
+                tags,
+                timeout_ms,
+                request_ack,
+                relay_factor: a.relay_factor,
+            })
+            .await?;
+        if !json_out {
+            println!("Query '{}' dispatched", a.name);
+        }
+        let mut acks = Vec::new();
+        let mut responses = BTreeMap::new();
+        loop {
+            let r = c.recv().await?;
+            if r.seq != seq {
+                continue;
+            }
+            if let Some(e) = r.error {
+                return Err(e);
+            }
+            let Some(ev) = r.event else {
+                break;
+            };
+            if let Some(from) = ev.get("ack").and_then(Value::as_str) {
+                if !json_out {
+                    println!("Ack from '{from}'");
+                }
+                acks.push(from.to_owned());
+            }
+            if let Some(resp) = ev.get("response") {
+                let from = str_of(resp, "from");
+                let payload = str_of(resp, "payload");
+                if !json_out {
+                    println!("Response from '{from}': {payload}");
+                }
+                responses.insert(from, payload);
+            }
+        }
+        if json_out {
+            println!("{}", pretty(&json!({"Acks": acks, "Responses": responses})));
+        } else {
+            if request_ack {
+                println!("Total Acks: {}", acks.len());
+            }
+            println!("Total Responses: {}", responses.len());
+        }
+        Ok(())
+    })
+}
+
+/// `hearsay monitor`.
+pub fn monitor(a: MonitorArgs) -> i32 {
+    block_on(async move {
+        parse_level(&a.log_level)?;
+        let mut c = connect(&a.rpc).await?;
+        let seq = c
+            .send(&Request::Monitor {
+                log_level: Some(a.log_level.clone()),
+            })
+            .await?;
+        loop {
+            let r = tokio::select! {
+                r = c.recv() => r?,
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            };
+            if r.seq != seq {
+                continue;
+            }
+            if let Some(e) = r.error {
+                return Err(e);
+            }
+            match r.event {
+                Some(ev) => println!("{}", str_of(&ev, "log")),
+                None => return Ok(()),
+            }
+        }
+    })
+}
+
+/// `hearsay tags`.
+pub fn tags(a: TagsArgs) -> i32 {
+    block_on(async move {
+        if a.set.is_empty() && a.delete.is_empty() {
+            return Err("tags needs at least one -set or -delete".into());
+        }
+        let mut set = BTreeMap::new();
+        for t in &a.set {
+            let (k, v) = split_kv("set", t)?;
+            set.insert(k, v);
+        }
+        let mut c = connect(&a.rpc).await?;
+        c.call(Request::Tags {
+            set,
+            delete: a.delete.clone(),
+        })
+        .await?;
+        println!("Successfully updated agent tags");
+        Ok(())
+    })
+}
+
+/// `hearsay info`.
+pub fn info(a: InfoArgs) -> i32 {
+    block_on(async move {
+        let mut c = connect(&a.rpc).await?;
+        let body = c.call(Request::Info {}).await?;
+        if a.format == Format::Json {
+            println!("{}", pretty(&body));
+            return Ok(());
+        }
+        if let Some(sections) = body.as_object() {
+            for (name, section) in sections {
+                println!("{name}:");
+                if let Some(o) = section.as_object() {
+                    for (k, v) in o {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        println!("\t{k} = {v}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `hearsay reachability`.
+pub fn reachability(a: ReachabilityArgs) -> i32 {
+    block_on(async move {
+        let verbose = a.verbose.unwrap_or(false);
+        let mut c = connect(&a.rpc).await?;
+        println!("Starting reachability test...");
+        let seq = c.send(&Request::Reachability { timeout_ms: None }).await?;
+        let body = loop {
+            let r = c.recv().await?;
+            if r.seq != seq {
+                continue;
+            }
+            if let Some(e) = r.error {
+                return Err(e);
+            }
+            if let Some(ev) = r.event {
+                if verbose {
+                    println!("\tAck from '{}'", str_of(&ev, "ack"));
+                }
+                continue;
+            }
+            break r.body.unwrap_or_default();
+        };
+        let missing: Vec<String> = body
+            .get("missing")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let alive = str_of(&body, "alive");
+        if missing.is_empty() {
+            println!("Successfully contacted all {alive} nodes");
+            Ok(())
+        } else {
+            println!("Missing acks from:");
+            for m in &missing {
+                println!("\t{m}");
+            }
+            Err(format!(
+                "{} of {alive} alive nodes did not ack",
+                missing.len()
+            ))
+        }
+    })
+}
+
+/// `hearsay version`.
+pub fn version() -> i32 {
+    println!("Hearsay v{}", env!("CARGO_PKG_VERSION"));
+    println!("RPC Protocol: {RPC_VERSION}");
+    println!("Compatible with Serf's CLI and event handler scripts");
+    0
+}

@@ -1,0 +1,480 @@
+//! The RPC protocol between the CLI (or any client) and the agent: line-delimited JSON
+//! over TCP. See the README's "RPC protocol" section for the full description.
+//!
+//! ```text
+//! client                                            agent
+//!   {"seq":0,"command":"handshake","version":1,"auth":"t"} ─▶
+//!                                       ◀─ {"seq":0,"body":{"version":1,"agent":"..."}}
+//!   {"seq":1,"command":"members"} ─────▶
+//!                                       ◀─ {"seq":1,"body":{"members":[...]}}
+//!   {"seq":2,"command":"query","name":"load"} ─▶
+//!                                       ◀─ {"seq":2,"event":{"ack":"n1"}}        (stream)
+//!                                       ◀─ {"seq":2,"event":{"response":{...}}}
+//!                                       ◀─ {"seq":2,"body":{"acks":1,...}}       (final)
+//! ```
+//!
+//! Every request carries a `seq` the replies echo. A request ends with exactly one line that
+//! has `body` or `error`; streaming requests (`query`, `reachability`, `monitor`, `stream`)
+//! send any number of `event` lines first. `monitor` and `stream` run until the client
+//! sends `stop` with their `seq`, or disconnects. Lines are at most [`LINE_BYTES_MAX`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Version of this protocol; the handshake must name it.
+pub const RPC_VERSION: u32 = 1;
+/// Longest request or response line, newline included.
+pub const LINE_BYTES_MAX: usize = 256 << 10;
+
+/// A request, tagged by `command`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Request {
+    /// First request on a connection.
+    Handshake {
+        /// Must be [`RPC_VERSION`].
+        version: u32,
+        /// The agent's `-rpc-auth` token, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auth: Option<String>,
+    },
+    /// The member list, optionally filtered (regexes).
+    Members {
+        /// Status regex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        /// Name regex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Tag key → value regex.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        tags: BTreeMap<String, String>,
+    },
+    /// Join through these addresses.
+    Join {
+        /// `host:port` each.
+        addrs: Vec<String>,
+        /// Replay old user events.
+        #[serde(default)]
+        replay: bool,
+    },
+    /// Leave gracefully; the agent then shuts down.
+    Leave {},
+    /// Mark a failed member as left.
+    ForceLeave {
+        /// Its name.
+        node: String,
+        /// Forget it at once.
+        #[serde(default)]
+        prune: bool,
+    },
+    /// Send a user event.
+    Event {
+        /// Name.
+        name: String,
+        /// Payload (UTF-8 text).
+        #[serde(default)]
+        payload: String,
+        /// Allow coalescing.
+        #[serde(default = "yes")]
+        coalesce: bool,
+    },
+    /// Send a query; streams acks and responses.
+    Query {
+        /// Name.
+        name: String,
+        /// Payload (UTF-8 text).
+        #[serde(default)]
+        payload: String,
+        /// Only these nodes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        nodes: Vec<String>,
+        /// Tag key → value regex.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        tags: BTreeMap<String, String>,
+        /// Timeout in milliseconds (default: the core's, from the cluster size).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+        /// Ask for acks.
+        #[serde(default = "yes")]
+        request_ack: bool,
+        /// Relay factor.
+        #[serde(default)]
+        relay_factor: u8,
+    },
+    /// Reachability check; streams acks.
+    Reachability {
+        /// Timeout in milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// Stream log lines at or above a level.
+    Monitor {
+        /// trace, debug, info, warn, error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_level: Option<String>,
+    },
+    /// Stream cluster events; `types` uses handler filter syntax (`member-join,user:deploy`).
+    Stream {
+        /// Filter, default `*`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        types: Option<String>,
+    },
+    /// Stop a `monitor` or `stream`.
+    Stop {
+        /// Its `seq`.
+        stop_seq: u64,
+    },
+    /// Change tags.
+    Tags {
+        /// Set these.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        set: BTreeMap<String, String>,
+        /// Delete these.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        delete: Vec<String>,
+    },
+    /// Diagnostics.
+    Info {},
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Request {
+    /// Whether the request produces `event` lines before its final reply.
+    pub fn is_streaming(&self) -> bool {
+        matches!(
+            self,
+            Self::Query { .. }
+                | Self::Reachability { .. }
+                | Self::Monitor { .. }
+                | Self::Stream { .. }
+        )
+    }
+}
+
+/// One line from the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// The request's `seq`.
+    pub seq: u64,
+    /// Final reply: success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// Final reply: failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A streamed item; more lines follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Value>,
+}
+
+impl Response {
+    /// A success.
+    pub fn ok(seq: u64, body: Value) -> Self {
+        Self {
+            seq,
+            body: Some(body),
+            error: None,
+            event: None,
+        }
+    }
+
+    /// A failure.
+    pub fn err(seq: u64, error: impl Into<String>) -> Self {
+        Self {
+            seq,
+            body: None,
+            error: Some(error.into()),
+            event: None,
+        }
+    }
+
+    /// A streamed item.
+    pub fn event(seq: u64, event: Value) -> Self {
+        Self {
+            seq,
+            body: None,
+            error: None,
+            event: Some(event),
+        }
+    }
+
+    /// Whether this ends its request.
+    pub fn is_final(&self) -> bool {
+        self.event.is_none()
+    }
+
+    /// The line to send, newline included.
+    pub fn to_line(&self) -> String {
+        let mut s = serde_json::to_string(self).unwrap_or_else(|_| {
+            format!("{{\"seq\":{},\"error\":\"unencodable reply\"}}", self.seq)
+        });
+        s.push('\n');
+        s
+    }
+}
+
+/// Parses one request line. On failure returns the `seq` (0 when unreadable) and a
+/// message for the error reply.
+///
+/// # Errors
+/// Not JSON, no numeric `seq`, unknown `command`, missing or mistyped fields.
+pub fn parse_request(line: &str) -> Result<(u64, Request), (u64, String)> {
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| (0, format!("malformed request: {e}")))?;
+    let Some(obj) = value.as_object() else {
+        return Err((0, "malformed request: expected a JSON object".into()));
+    };
+    let seq = obj
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or((0, "malformed request: missing numeric \"seq\"".to_owned()))?;
+    if !obj.contains_key("command") {
+        return Err((seq, "malformed request: missing \"command\"".into()));
+    }
+    let mut obj = obj.clone();
+    obj.remove("seq");
+    serde_json::from_value(Value::Object(obj))
+        .map(|r| (seq, r))
+        .map_err(|e| (seq, format!("bad request: {e}")))
+}
+
+/// Why a line could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineError {
+    /// Longer than the limit; the connection should be closed after the error reply.
+    TooLong,
+    /// Not UTF-8.
+    NotUtf8,
+    /// Connection error.
+    Io(String),
+}
+
+/// Reads one line of at most `max` bytes; `Ok(None)` at a clean end of stream. Never
+/// buffers more than `max` bytes, whatever the peer sends.
+///
+/// # Errors
+/// [`LineError`].
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Option<String>, LineError> {
+    let mut buf = Vec::new();
+    loop {
+        let chunk = r
+            .fill_buf()
+            .await
+            .map_err(|e| LineError::Io(e.to_string()))?;
+        if chunk.is_empty() {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            break;
+        }
+        if let Some(nl) = chunk.iter().position(|b| *b == b'\n') {
+            if buf.len() + nl > max {
+                return Err(LineError::TooLong);
+            }
+            buf.extend_from_slice(&chunk[..nl]);
+            r.consume(nl + 1);
+            break;
+        }
+        let n = chunk.len();
+        if buf.len() + n > max {
+            return Err(LineError::TooLong);
+        }
+        buf.extend_from_slice(chunk);
+        r.consume(n);
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| LineError::NotUtf8)
+}
+
+/// A connected, handshaken client.
+pub struct Client {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    next_seq: u64,
+}
+
+/// How long the client waits for the agent to accept the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Client {
+    /// Connects to `addr` and performs the handshake.
+    ///
+    /// # Errors
+    /// Connection failures and the agent's handshake error (e.g. a wrong token).
+    pub async fn connect(addr: &str, auth: Option<String>) -> Result<Self, String> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| format!("error connecting to agent at {addr}: timed out"))?
+            .map_err(|e| format!("error connecting to agent at {addr}: {e}"))?;
+        let (r, w) = stream.into_split();
+        let mut c = Self {
+            reader: BufReader::new(r),
+            writer: w,
+            next_seq: 0,
+        };
+        c.call(Request::Handshake {
+            version: RPC_VERSION,
+            auth,
+        })
+        .await
+        .map_err(|e| format!("handshake with agent at {addr} failed: {e}"))?;
+        Ok(c)
+    }
+
+    /// Sends a request; returns its `seq`.
+    ///
+    /// # Errors
+    /// Connection failures.
+    pub async fn send(&mut self, req: &Request) -> Result<u64, String> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut v = serde_json::to_value(req).map_err(|e| e.to_string())?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("seq".into(), Value::from(seq));
+        }
+        let mut line = v.to_string();
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| format!("error talking to agent: {e}"))?;
+        Ok(seq)
+    }
+
+    /// Reads the next response line.
+    ///
+    /// # Errors
+    /// Connection closed or unreadable reply.
+    pub async fn recv(&mut self) -> Result<Response, String> {
+        match read_line(&mut self.reader, LINE_BYTES_MAX).await {
+            Ok(Some(line)) => {
+                serde_json::from_str(&line).map_err(|e| format!("bad reply from agent: {e}"))
+            }
+            Ok(None) => Err("the agent closed the connection".into()),
+            Err(e) => Err(format!("error reading from agent: {e:?}")),
+        }
+    }
+
+    /// Sends a request and waits for its final reply (streamed items are skipped).
+    ///
+    /// # Errors
+    /// The agent's error message, or connection failures.
+    pub async fn call(&mut self, req: Request) -> Result<Value, String> {
+        let seq = self.send(&req).await?;
+        loop {
+            let r = self.recv().await?;
+            if r.seq != seq || !r.is_final() {
+                continue;
+            }
+            return match (r.body, r.error) {
+                (_, Some(e)) => Err(e),
+                (Some(b), None) => Ok(b),
+                (None, None) => Ok(Value::Null),
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_through_json_lines() {
+        let r = Request::Query {
+            name: "load".into(),
+            payload: "x".into(),
+            nodes: vec!["a".into()],
+            tags: BTreeMap::new(),
+            timeout_ms: Some(500),
+            request_ack: false,
+            relay_factor: 1,
+        };
+        let mut v = serde_json::to_value(&r).unwrap();
+        v.as_object_mut().unwrap().insert("seq".into(), 9.into());
+        assert_eq!(parse_request(&v.to_string()).unwrap(), (9, r));
+        assert_eq!(
+            parse_request(r#"{"seq":1,"command":"leave"}"#).unwrap(),
+            (1, Request::Leave {})
+        );
+        assert_eq!(
+            parse_request(r#"{"seq":2,"command":"event","name":"e"}"#).unwrap(),
+            (
+                2,
+                Request::Event {
+                    name: "e".into(),
+                    payload: String::new(),
+                    coalesce: true
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn malformed_requests_give_errors_with_the_seq_when_known() {
+        assert_eq!(parse_request("nonsense").unwrap_err().0, 0);
+        assert_eq!(parse_request("[1,2]").unwrap_err().0, 0);
+        assert!(
+            parse_request(r#"{"command":"members"}"#)
+                .unwrap_err()
+                .1
+                .contains("seq")
+        );
+        let (seq, msg) = parse_request(r#"{"seq":4,"command":"fly"}"#).unwrap_err();
+        assert_eq!(seq, 4);
+        assert!(msg.contains("fly"), "{msg}");
+        let (seq, msg) = parse_request(r#"{"seq":5,"command":"join"}"#).unwrap_err();
+        assert_eq!(seq, 5);
+        assert!(msg.contains("addrs"), "{msg}");
+    }
+
+    #[test]
+    fn lines_are_bounded_and_split_on_newlines() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let data: &[u8] = b"one\r\ntwo\nthree";
+            let mut r = BufReader::with_capacity(2, data);
+            assert_eq!(read_line(&mut r, 10).await.unwrap().as_deref(), Some("one"));
+            assert_eq!(read_line(&mut r, 10).await.unwrap().as_deref(), Some("two"));
+            assert_eq!(
+                read_line(&mut r, 10).await.unwrap().as_deref(),
+                Some("three")
+            );
+            assert_eq!(read_line(&mut r, 10).await.unwrap(), None);
+
+            let long = vec![b'x'; 100];
+            let mut r = BufReader::with_capacity(8, long.as_slice());
+            assert_eq!(read_line(&mut r, 50).await, Err(LineError::TooLong));
+            let bad: &[u8] = b"\xff\xfe\n";
+            let mut r = BufReader::new(bad);
+            assert_eq!(read_line(&mut r, 50).await, Err(LineError::NotUtf8));
+        });
+    }
+
+    #[test]
+    fn responses_serialise_compactly() {
+        let line = Response::ok(3, serde_json::json!({"a":1})).to_line();
+        assert_eq!(line, "{\"seq\":3,\"body\":{\"a\":1}}\n");
+        assert!(!Response::event(3, serde_json::json!(1)).is_final());
+    }
+}
