@@ -86,6 +86,18 @@ pub struct Config {
     /// dropped and counted.
     pub relays_max: usize,
 
+    // ---- Security ---------------------------------------------------------------------
+    /// Cluster label carried in every packet and frame (default none). Packets with another
+    /// label, or none when one is set, are dropped and counted: two clusters sharing a
+    /// network never merge by accident. At most 255 bytes.
+    pub label: Option<alloc::string::String>,
+    /// With a keyring: also accept plaintext packets (default off). On while encryption is
+    /// being turned on in a live cluster.
+    pub accept_plaintext: bool,
+    /// With a keyring: keep sending plaintext (default off). On for the first step of
+    /// turning encryption on in a live cluster, so nodes without the key still hear us.
+    pub send_plaintext: bool,
+
     // ---- Serf layer -------------------------------------------------------------------
     /// Largest user event, name plus payload, in bytes (default 512, Serf's default).
     /// Events that do not fit one datagram travel over the stream channel.
@@ -145,6 +157,9 @@ impl Config {
             transmit_queue_max: 1024,
             members_max: 65_536,
             relays_max: 64,
+            label: None,
+            accept_plaintext: false,
+            send_plaintext: false,
             user_event_bytes_max: 512,
             query_bytes_max: 1024,
             query_response_bytes_max: 1024,
@@ -247,6 +262,9 @@ impl Config {
         }
         if self.transmit_queue_max == 0 {
             return bad("transmit_queue_max", "must be at least 1");
+        }
+        if self.label.as_ref().is_some_and(|l| l.len() > 255) {
+            return bad("label", "must be at most 255 bytes");
         }
         if self.payload_stream_bytes_max > self.stream_bytes_max / 2 {
             return bad(

@@ -62,6 +62,18 @@ pub enum InboundError {
     /// A message carried a name or address that is not valid (empty name, port 0, ...).
     #[error("message carried an invalid node name or address")]
     InvalidField,
+    /// The packet's cluster label differs from ours (or one of us has none): another
+    /// cluster. Dropped and counted in `Stats::label_mismatches`.
+    #[error("packet from another cluster (label mismatch)")]
+    LabelMismatch,
+    /// A sealed packet no key in our keyring opens (wrong key, tampered, truncated), or a
+    /// sealed packet while we have no keyring. Counted in `Stats::decrypt_failures`.
+    #[error("sealed packet could not be opened with any key")]
+    Undecryptable,
+    /// A plaintext packet while we require encryption (`accept_plaintext` off). Counted in
+    /// `Stats::plaintext_rejected`.
+    #[error("plaintext packet rejected: encryption is required")]
+    PlaintextRejected,
 }
 
 /// Why a command (`join`, `set_tags`, ...) was refused. Refused commands change nothing.
@@ -114,4 +126,16 @@ pub enum CommandError {
     /// `force_leave` named a member this node does not know, or itself.
     #[error("unknown member")]
     UnknownMember,
+    /// A key is not 32 bytes.
+    #[error("an encryption key must be 32 bytes (AES-256)")]
+    InvalidKey,
+    /// The keyring already holds `KEYS_MAX` keys.
+    #[error("the keyring is full")]
+    KeyringFull,
+    /// The key is not in the keyring.
+    #[error("no such key in the keyring")]
+    UnknownKey,
+    /// The primary key cannot be removed; make another key primary first.
+    #[error("the primary key cannot be removed")]
+    PrimaryKey,
 }

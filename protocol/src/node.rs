@@ -26,6 +26,21 @@ use crate::wire::{self, Message, MessageKind, WireAddr};
 /// Most join seeds remembered for re-announcing.
 pub const SEEDS_MAX: usize = 16;
 
+/// Message bytes of an inbound packet: borrowed from the input, or opened from a seal.
+enum Body<'b> {
+    Borrowed(&'b [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Body<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Body::Borrowed(b) => b,
+            Body::Owned(v) => v,
+        }
+    }
+}
+
 /// Which path a [`Transmit`] must take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Channel {
@@ -129,6 +144,9 @@ pub struct Node<R> {
     pub(crate) awareness: Awareness,
     pub(crate) stats: Stats,
     pub(crate) scratch: Vec<u8>,
+    pub(crate) keyring: Option<crate::seal::Keyring>,
+    pub(crate) accept_plaintext: bool,
+    pub(crate) send_plaintext: bool,
 }
 
 impl<R: RngCore> Node<R> {
@@ -190,6 +208,9 @@ impl<R: RngCore> Node<R> {
             awareness,
             stats: Stats::default(),
             scratch: Vec::new(),
+            keyring: None,
+            accept_plaintext: config.accept_plaintext,
+            send_plaintext: config.send_plaintext,
             config,
         };
         node.schedule_push_pull(now, true);
@@ -216,9 +237,9 @@ impl<R: RngCore> Node<R> {
         let now = self.advance(now);
         self.stats.packets_in += 1;
         self.stats.bytes_in += bytes.len() as u64;
-        let packet = self.open(bytes, self.config.packet_bytes_max)?;
+        let body = self.open(bytes, self.config.packet_bytes_max)?;
         let mut first_err = None;
-        for msg in packet.messages() {
+        for msg in wire::messages(body.as_slice()) {
             let result = match msg {
                 Ok(msg) => self.handle_message(now, from, msg, Channel::Datagram),
                 Err(e) => Err(self.count_decode_error(e)),
@@ -244,9 +265,9 @@ impl<R: RngCore> Node<R> {
         let now = self.advance(now);
         self.stats.stream_frames_in += 1;
         self.stats.stream_bytes_in += bytes.len() as u64;
-        let packet = self.open(bytes, self.config.stream_bytes_max)?;
+        let body = self.open(bytes, self.config.stream_bytes_max)?;
         let mut first_err = None;
-        for msg in packet.messages() {
+        for msg in wire::messages(body.as_slice()) {
             let result = match msg {
                 Ok(msg) => self.handle_message(now, from, msg, Channel::Stream),
                 Err(e) => Err(self.count_decode_error(e)),
@@ -437,9 +458,11 @@ impl<R: RngCore> Node<R> {
             buf.clear();
             match out {
                 Outgoing::Stream { dst, frame, kind } => {
+                    let header = self.begin(buf);
                     buf.extend_from_slice(&frame);
+                    self.finish(buf, header);
                     self.stats.stream_frames_out += 1;
-                    self.stats.stream_bytes_out += frame.len() as u64;
+                    self.stats.stream_bytes_out += buf.len() as u64;
                     self.stats.messages_out.bump(kind);
                     return Some(Transmit {
                         dst,
@@ -448,19 +471,21 @@ impl<R: RngCore> Node<R> {
                     });
                 }
                 Outgoing::Datagram { dst, msgs, kinds } => {
-                    wire::begin_packet(buf, None);
+                    let header = self.begin(buf);
                     buf.extend_from_slice(&msgs);
                     for k in kinds {
                         self.stats.messages_out.bump(k);
                     }
                     self.piggyback(buf, None);
+                    self.finish(buf, header);
                     return Some(self.datagram_out(dst, buf));
                 }
                 Outgoing::Gossip { dst, round } => {
-                    wire::begin_packet(buf, None);
+                    let header = self.begin(buf);
                     if self.piggyback(buf, Some(round)) == 0 {
                         continue;
                     }
+                    self.finish(buf, header);
                     return Some(self.datagram_out(dst, buf));
                 }
             }
@@ -574,6 +599,35 @@ impl<R: RngCore> Node<R> {
         self.events.len()
     }
 
+    /// Installs (or with `None` removes) the keyring: with one, packets are sealed with the
+    /// primary key (unless `send_plaintext`) and opened with any key; plaintext is accepted
+    /// only with `accept_plaintext`.
+    pub fn set_keyring(&mut self, keyring: Option<crate::seal::Keyring>) {
+        self.keyring = keyring;
+    }
+
+    /// The keyring in force.
+    pub fn keyring(&self) -> Option<&crate::seal::Keyring> {
+        self.keyring.as_ref()
+    }
+
+    /// Keyring changes in place (install, use, remove a key).
+    pub fn keyring_mut(&mut self) -> Option<&mut crate::seal::Keyring> {
+        self.keyring.as_mut()
+    }
+
+    /// While a keyring is set: also accept plaintext packets (step 1 of turning encryption
+    /// on in a live cluster). See [`Config::accept_plaintext`].
+    pub fn set_accept_plaintext(&mut self, on: bool) {
+        self.accept_plaintext = on;
+    }
+
+    /// While a keyring is set: keep sending plaintext (step 1 of turning encryption on in a
+    /// live cluster). See [`Config::send_plaintext`].
+    pub fn set_send_plaintext(&mut self, on: bool) {
+        self.send_plaintext = on;
+    }
+
     /// Whether this node has left.
     pub fn has_left(&self) -> bool {
         self.status == LocalStatus::Left
@@ -595,15 +649,57 @@ impl<R: RngCore> Node<R> {
         self.now
     }
 
-    fn open<'b>(&mut self, bytes: &'b [u8], max: usize) -> Result<wire::Packet<'b>, InboundError> {
+    /// Checks the envelope, the cluster label and the seal; returns the message bytes.
+    fn open<'b>(&mut self, bytes: &'b [u8], max: usize) -> Result<Body<'b>, InboundError> {
         let packet = wire::decode_packet(bytes, max).map_err(|e| self.count_decode_error(e))?;
-        if packet.label.is_some() {
-            // No cluster label is configured (labels come with the security layer), so a
-            // labelled packet belongs to another cluster.
+        let ours = self.config.label.as_deref().filter(|l| !l.is_empty());
+        if packet.label != ours {
             self.stats.label_mismatches += 1;
-            return Err(InboundError::InvalidField);
+            return Err(InboundError::LabelMismatch);
         }
-        Ok(packet)
+        if packet.sealed {
+            let opened = self
+                .keyring
+                .as_ref()
+                .and_then(|k| k.open(packet.header, packet.body));
+            return match opened {
+                Some(plain) => Ok(Body::Owned(plain)),
+                None => {
+                    self.stats.decrypt_failures += 1;
+                    Err(InboundError::Undecryptable)
+                }
+            };
+        }
+        if self.keyring.is_some() && !self.accept_plaintext {
+            self.stats.plaintext_rejected += 1;
+            return Err(InboundError::PlaintextRejected);
+        }
+        Ok(Body::Borrowed(packet.body))
+    }
+
+    /// Whether outbound packets are sealed.
+    fn sealing(&self) -> bool {
+        self.keyring.is_some() && !self.send_plaintext
+    }
+
+    /// Writes the envelope header into an empty `buf`; returns its length.
+    fn begin(&self, buf: &mut Vec<u8>) -> usize {
+        wire::begin_packet(buf, self.config.label.as_deref());
+        buf.len()
+    }
+
+    /// Seals the body after `header_len` in place when encryption is on.
+    fn finish(&mut self, buf: &mut Vec<u8>, header_len: usize) {
+        if !self.sealing() {
+            return;
+        }
+        let Some(keyring) = self.keyring.as_ref() else {
+            return;
+        };
+        buf[1] |= wire::FLAG_SEALED;
+        let body = buf.split_off(header_len);
+        let header = buf.clone();
+        keyring.seal(&mut self.rng, &header, &body, buf);
     }
 
     fn count_decode_error(&mut self, e: DecodeError) -> InboundError {
@@ -672,7 +768,15 @@ impl<R: RngCore> Node<R> {
 
     /// Tops `buf` up with broadcasts; returns the bytes added.
     fn piggyback(&mut self, buf: &mut Vec<u8>, round: Option<u64>) -> usize {
-        let budget = self.config.packet_bytes_max.saturating_sub(buf.len());
+        let overhead = if self.sealing() {
+            crate::seal::SEAL_OVERHEAD
+        } else {
+            0
+        };
+        let budget = self
+            .config
+            .packet_bytes_max
+            .saturating_sub(buf.len() + overhead);
         let limit = self.retransmit_limit();
         let stats = &mut self.stats;
         self.broadcasts
@@ -741,16 +845,16 @@ impl<R: RngCore> Node<R> {
         self.queue_out(Outgoing::Gossip { dst, round });
     }
 
-    /// Queues `msg` as one stream frame to `dst`.
+    /// Queues `msg` as one stream frame to `dst` (the envelope is added at send time).
     pub(crate) fn send_stream(&mut self, dst: SocketAddr, msg: &Message<'_>) {
         let mut frame = Vec::new();
-        wire::begin_packet(&mut frame, None);
         wire::push_message(&mut frame, msg);
         let kind = msg.kind();
         self.queue_out(Outgoing::Stream { dst, frame, kind });
     }
 
-    /// Queues a stream frame already built (push-pull state).
+    /// Queues the messages of a stream frame already built (push-pull state), without the
+    /// envelope.
     pub(crate) fn send_stream_frame(&mut self, dst: SocketAddr, frame: Vec<u8>, kind: MessageKind) {
         self.queue_out(Outgoing::Stream { dst, frame, kind });
     }

@@ -75,7 +75,8 @@ impl<R: RngCore> Node<R> {
         join: bool,
         reply: bool,
     ) {
-        let budget = self.config.stream_bytes_max.saturating_sub(64);
+        // Room for the envelope (label up to 255 bytes) and the seal.
+        let budget = self.config.stream_bytes_max.saturating_sub(320);
         let mut used = 0;
         let mut truncated = false;
         let mut members: Vec<PushPullMember<'_>> = Vec::with_capacity(self.members.len());
@@ -107,11 +108,10 @@ impl<R: RngCore> Node<R> {
             members,
         });
         let mut frame = Vec::with_capacity(used + 64);
-        wire::begin_packet(&mut frame, None);
         wire::push_message(&mut frame, &msg);
         drop(msg);
         let serf = self.serf_state_message();
-        if frame.len() + wire::message_len(&serf) + 8 <= self.config.stream_bytes_max {
+        if frame.len() + wire::message_len(&serf) + 320 <= self.config.stream_bytes_max {
             wire::push_message(&mut frame, &serf);
         } else {
             truncated = true;

@@ -113,6 +113,11 @@ pub struct Stats {
     pub stream_forwards: u64,
     /// Alive messages that claimed a live member's name from another address, ignored.
     pub address_conflicts: u64,
+    /// Sealed packets no key opened (wrong key, tampered, truncated) or that arrived with
+    /// no keyring set.
+    pub decrypt_failures: u64,
+    /// Plaintext packets refused because encryption is required.
+    pub plaintext_rejected: u64,
     /// Intents received.
     pub intents_received: u64,
 }

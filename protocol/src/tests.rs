@@ -1533,3 +1533,174 @@ mod serf_props {
         }
     }
 }
+
+// ---- Security: labels and sealing ------------------------------------------------------
+
+fn ring(b: u8) -> Keyring {
+    Keyring::new(SecretKey::new([b; KEY_BYTES]))
+}
+
+/// A cluster whose nodes get `setup` before anyone joins; node `n - 1` joins last, after
+/// the others converged.
+fn secured(n: usize, seed: u64, setup: impl Fn(usize, &mut TestNode)) -> Cluster {
+    let mut c = Cluster::new(n, Config::lan(), seed);
+    for i in 0..n {
+        setup(i, c.node(i));
+    }
+    for i in 1..n - 1 {
+        c.node(i).join(Instant::ZERO, &[addr(0)]).unwrap();
+    }
+    c.flush_all();
+    c.run_until(Instant::from_secs(3));
+    let now = c.now;
+    c.node(n - 1).join(now, &[addr(0)]).unwrap();
+    c.flush(n - 1);
+    c.run_until(now + Duration::from_secs(10));
+    c
+}
+
+fn knows(c: &Cluster, observer: usize, of: usize) -> bool {
+    c.view(observer, of)
+        .is_some_and(|v| v.0 == MemberState::Alive)
+}
+
+#[test]
+fn an_encrypted_cluster_works_and_its_packets_are_sealed() {
+    let c = secured(4, 40, |_, n| n.set_keyring(Some(ring(1))));
+    assert!(c.converged());
+    let s = c.nodes[0].as_ref().unwrap().stats();
+    assert_eq!((s.decrypt_failures, s.plaintext_rejected), (0, 0));
+    let mut c = c;
+    let now = c.now;
+    c.node(0).join(now, &[addr(1)]).unwrap();
+    let mut buf = Vec::new();
+    let t = c.node(0).poll_transmit(now, &mut buf).unwrap();
+    assert_eq!(
+        buf[1] & wire::FLAG_SEALED,
+        wire::FLAG_SEALED,
+        "sealed on the wire"
+    );
+    assert!(
+        wire::decode_packet(&buf[..t.len], usize::MAX)
+            .unwrap()
+            .sealed
+    );
+}
+
+#[test]
+fn a_node_without_the_key_cannot_join_and_the_cluster_is_unaffected() {
+    let c = secured(4, 41, |i, n| {
+        if i != 3 {
+            n.set_keyring(Some(ring(1)));
+        }
+    });
+    for o in 0..3 {
+        assert!(!knows(&c, o, 3), "observer {o} learned the keyless node");
+        for m in 0..3 {
+            assert!(knows(&c, o, m));
+        }
+    }
+    assert!(
+        c.nodes[0].as_ref().unwrap().stats().plaintext_rejected > 0,
+        "its join was refused"
+    );
+    assert_eq!(
+        c.nodes[3].as_ref().unwrap().member_count(),
+        1,
+        "it learned nothing"
+    );
+}
+
+#[test]
+fn a_node_with_a_wrong_key_cannot_join() {
+    let c = secured(4, 42, |i, n| {
+        n.set_keyring(Some(ring(if i == 3 { 9 } else { 1 })))
+    });
+    for o in 0..3 {
+        assert!(!knows(&c, o, 3));
+    }
+    assert!(c.nodes[0].as_ref().unwrap().stats().decrypt_failures > 0);
+    assert!(
+        !c.events
+            .iter()
+            .any(|(o, e)| *o < 3 && matches!(e, Event::MemberFailed(_)))
+    );
+}
+
+#[test]
+fn a_node_with_another_cluster_label_cannot_join() {
+    let mut config = Config::lan();
+    config.label = Some("prod".into());
+    let mut c = Cluster::new(4, config.clone(), 43);
+    let mut other = config;
+    other.label = Some("staging".into());
+    c.nodes[3] = Some(new_node(3, addr(3), &other, 43, Instant::ZERO));
+    for i in 1..4 {
+        c.node(i).join(Instant::ZERO, &[addr(0)]).unwrap();
+    }
+    c.flush_all();
+    c.run_until(Instant::from_secs(10));
+    for o in 0..3 {
+        assert!(!knows(&c, o, 3));
+        for m in 0..3 {
+            assert!(knows(&c, o, m));
+        }
+    }
+    assert!(c.nodes[0].as_ref().unwrap().stats().label_mismatches > 0);
+}
+
+#[test]
+fn encryption_is_turned_on_in_a_live_cluster_without_anyone_failing() {
+    let mut c = Cluster::joined(5, Config::lan(), 44, 3);
+    let step = |c: &mut Cluster, f: &dyn Fn(&mut TestNode)| {
+        for i in 0..5 {
+            f(c.node(i));
+        }
+        let now = c.now;
+        c.run_until(now + Duration::from_secs(20));
+        assert!(c.converged());
+    };
+    // 1: every node gets the key but still sends plaintext and accepts both.
+    step(&mut c, &|n| {
+        n.set_accept_plaintext(true);
+        n.set_send_plaintext(true);
+        n.set_keyring(Some(ring(5)));
+    });
+    // 2: every node seals.
+    step(&mut c, &|n| n.set_send_plaintext(false));
+    // 3: plaintext is no longer accepted.
+    step(&mut c, &|n| n.set_accept_plaintext(false));
+    assert!(
+        !c.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::MemberFailed(_)))
+    );
+    assert_eq!(c.nodes[2].as_ref().unwrap().stats().plaintext_rejected, 0);
+}
+
+#[test]
+fn a_node_that_missed_a_rotation_rejoins_once_given_the_current_key() {
+    let mut c = secured(4, 45, |_, n| n.set_keyring(Some(ring(1))));
+    // Rotate on nodes 0..3 while node 3 keeps only the old key.
+    for i in 0..3 {
+        let k = c.node(i).keyring_mut().unwrap();
+        k.install(SecretKey::new([2; KEY_BYTES])).unwrap();
+        k.use_key(&SecretKey::new([2; KEY_BYTES])).unwrap();
+        k.remove(&SecretKey::new([1; KEY_BYTES])).unwrap();
+    }
+    c.run_until(c.now + Duration::from_secs(60));
+    assert!(c.all_see(3, MemberState::Failed));
+    let failures = c.nodes[3].as_ref().unwrap().stats().decrypt_failures;
+    assert!(failures > 0, "the stranded node sees that no key matches");
+    assert!(
+        !c.nodes[3]
+            .as_ref()
+            .unwrap()
+            .members()
+            .any(|m| m.name() != "node-3" && m.state() == MemberState::Alive),
+        "it does not form a cluster of its own"
+    );
+    c.node(3).set_keyring(Some(ring(2)));
+    c.run_until(c.now + Duration::from_secs(10));
+    assert!(c.converged(), "back once it has the current key");
+}

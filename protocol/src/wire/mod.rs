@@ -11,7 +11,8 @@
 //!
 //! - `version` is [`VERSION`]; other values are rejected.
 //! - `flags`: bit 0 ([`FLAG_LABEL`]) a cluster label follows; bit 1 ([`FLAG_SEALED`]) the
-//!   rest is encrypted. Both are reserved for the security layer; unknown bits are rejected.
+//!   rest is a 12-byte nonce and AES-256-GCM ciphertext of the messages, with the header
+//!   (version, flags, label) as associated data. Unknown bits are rejected.
 //! - A message is a LEB128 length then the postcard encoding of [`Message`], whose first
 //!   byte is the message tag (the enum variant index, append only).
 //! - A datagram packs as many messages as fit the packet budget (a compound packet); a
@@ -31,7 +32,7 @@ use crate::error::DecodeError;
 pub const VERSION: u8 = 1;
 /// Envelope flag: a cluster label follows the flags byte.
 pub const FLAG_LABEL: u8 = 0b01;
-/// Envelope flag: the body is sealed (encrypted); reserved.
+/// Envelope flag: the body is sealed (AES-256-GCM).
 pub const FLAG_SEALED: u8 = 0b10;
 /// Smallest packet budget a config may set.
 pub const PACKET_BYTES_MIN: usize = 512;
@@ -43,8 +44,12 @@ pub const ENVELOPE_BYTES: usize = 2;
 pub struct Packet<'a> {
     /// The cluster label, when the sender set one.
     pub label: Option<&'a str>,
-    /// The length-prefixed messages.
+    /// The length-prefixed messages, or when `sealed`, nonce and ciphertext.
     pub body: &'a [u8],
+    /// The body is sealed (authenticated encryption); open it before reading messages.
+    pub sealed: bool,
+    /// The envelope header (version, flags, label): the associated data of a sealed body.
+    pub header: &'a [u8],
 }
 
 impl<'a> Packet<'a> {
@@ -72,7 +77,7 @@ pub fn decode_packet(bytes: &[u8], max: usize) -> Result<Packet<'_>, DecodeError
     if *version != VERSION {
         return Err(DecodeError::UnsupportedVersion(*version));
     }
-    if flags & !FLAG_LABEL != 0 {
+    if flags & !(FLAG_LABEL | FLAG_SEALED) != 0 {
         return Err(DecodeError::UnsupportedFlags(*flags));
     }
     let (label, body) = if flags & FLAG_LABEL != 0 {
@@ -96,7 +101,18 @@ pub fn decode_packet(bytes: &[u8], max: usize) -> Result<Packet<'_>, DecodeError
     if body.is_empty() {
         return Err(DecodeError::Truncated);
     }
-    Ok(Packet { label, body })
+    let header = &bytes[..bytes.len() - body.len()];
+    Ok(Packet {
+        label,
+        body,
+        sealed: flags & FLAG_SEALED != 0,
+        header,
+    })
+}
+
+/// The messages of a plain body (length-prefixed messages), e.g. an opened sealed body.
+pub fn messages(body: &[u8]) -> Messages<'_> {
+    Messages { rest: body }
 }
 
 /// Iterator over the messages of a [`Packet`].

@@ -1,0 +1,228 @@
+//! Authenticated encryption of packets and frames: AES-256-GCM behind a keyring.
+//!
+//! A sealed envelope is `header ‖ nonce(12) ‖ ciphertext ‖ tag(16)`, where the header
+//! (version, flags with [`FLAG_SEALED`](crate::wire::FLAG_SEALED), label) is the associated
+//! data, so a label cannot be swapped on a sealed packet. Nonces come from the node's RNG.
+//! Opening tries the primary key, then each secondary: during a rotation nodes on the old
+//! and the new primary still understand each other.
+//!
+//! What this protects and what it does not is in the README's security section.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use rand_core::RngCore;
+
+use crate::error::CommandError;
+
+/// Key length in bytes (AES-256).
+pub const KEY_BYTES: usize = 32;
+/// Bytes sealing adds to a packet: nonce and tag.
+pub const SEAL_OVERHEAD: usize = 12 + 16;
+/// Most keys a keyring holds.
+pub const KEYS_MAX: usize = 16;
+
+/// A 256-bit key. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey([u8; KEY_BYTES]);
+
+impl SecretKey {
+    /// Wraps raw key bytes.
+    pub const fn new(bytes: [u8; KEY_BYTES]) -> Self {
+        Self(bytes)
+    }
+
+    /// Reads a key from a slice of exactly 32 bytes.
+    ///
+    /// # Errors
+    /// [`CommandError::InvalidKey`] for any other length.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CommandError> {
+        <[u8; KEY_BYTES]>::try_from(bytes)
+            .map(Self)
+            .map_err(|_| CommandError::InvalidKey)
+    }
+
+    /// The raw bytes (for persisting a keyring).
+    pub fn as_bytes(&self) -> &[u8; KEY_BYTES] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// One primary (sealing) key and secondary (opening-only) keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyring {
+    /// Primary first.
+    keys: Vec<SecretKey>,
+}
+
+impl Keyring {
+    /// A keyring with one key, the primary.
+    pub fn new(primary: SecretKey) -> Self {
+        Self {
+            keys: alloc::vec![primary],
+        }
+    }
+
+    /// The sealing key.
+    pub fn primary(&self) -> &SecretKey {
+        &self.keys[0]
+    }
+
+    /// Every key, primary first.
+    pub fn keys(&self) -> &[SecretKey] {
+        &self.keys
+    }
+
+    /// Adds a secondary key (no-op if present).
+    ///
+    /// # Errors
+    /// [`CommandError::KeyringFull`] past [`KEYS_MAX`] keys.
+    pub fn install(&mut self, key: SecretKey) -> Result<(), CommandError> {
+        if self.keys.contains(&key) {
+            return Ok(());
+        }
+        if self.keys.len() >= KEYS_MAX {
+            return Err(CommandError::KeyringFull);
+        }
+        self.keys.push(key);
+        Ok(())
+    }
+
+    /// Makes an installed key the primary.
+    ///
+    /// # Errors
+    /// [`CommandError::UnknownKey`] if it is not installed.
+    pub fn use_key(&mut self, key: &SecretKey) -> Result<(), CommandError> {
+        let i = self
+            .keys
+            .iter()
+            .position(|k| k == key)
+            .ok_or(CommandError::UnknownKey)?;
+        self.keys.swap(0, i);
+        Ok(())
+    }
+
+    /// Removes a secondary key.
+    ///
+    /// # Errors
+    /// [`CommandError::PrimaryKey`] for the primary, [`CommandError::UnknownKey`] if absent.
+    pub fn remove(&mut self, key: &SecretKey) -> Result<(), CommandError> {
+        let i = self
+            .keys
+            .iter()
+            .position(|k| k == key)
+            .ok_or(CommandError::UnknownKey)?;
+        if i == 0 {
+            return Err(CommandError::PrimaryKey);
+        }
+        self.keys.remove(i);
+        Ok(())
+    }
+
+    /// Appends `nonce ‖ ciphertext ‖ tag` of `body` to `out`, with `aad` authenticated.
+    pub(crate) fn seal(&self, rng: &mut impl RngCore, aad: &[u8], body: &[u8], out: &mut Vec<u8>) {
+        let mut nonce = [0u8; 12];
+        rng.fill_bytes(&mut nonce);
+        let cipher = Aes256Gcm::new(self.primary().0.as_slice().into());
+        // Encryption into a Vec cannot fail for inputs under 64 GiB.
+        if let Ok(ct) = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: body, aad }) {
+            out.extend_from_slice(&nonce);
+            out.extend_from_slice(&ct);
+        }
+    }
+
+    /// Opens `nonce ‖ ciphertext ‖ tag` with any key; `None` if no key authenticates it.
+    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < SEAL_OVERHEAD {
+            return None;
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        self.keys.iter().find_map(|k| {
+            Aes256Gcm::new(k.0.as_slice().into())
+                .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+                .ok()
+        })
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn key(b: u8) -> SecretKey {
+        SecretKey::new([b; KEY_BYTES])
+    }
+
+    fn sealed(ring: &Keyring, aad: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        ring.seal(&mut ChaCha8Rng::seed_from_u64(1), aad, body, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_sealed_body_opens_with_the_same_key_and_aad() {
+        let ring = Keyring::new(key(1));
+        let s = sealed(&ring, b"hdr", b"hello");
+        assert_eq!(s.len(), 5 + SEAL_OVERHEAD);
+        assert_eq!(ring.open(b"hdr", &s).as_deref(), Some(&b"hello"[..]));
+    }
+
+    #[test]
+    fn tampering_a_wrong_key_other_aad_or_truncation_fail_to_open() {
+        let ring = Keyring::new(key(1));
+        let s = sealed(&ring, b"hdr", b"hello");
+        for i in 0..s.len() {
+            let mut t = s.clone();
+            t[i] ^= 1;
+            assert_eq!(ring.open(b"hdr", &t), None, "flipped byte {i}");
+        }
+        assert_eq!(Keyring::new(key(2)).open(b"hdr", &s), None);
+        assert_eq!(ring.open(b"other", &s), None);
+        for n in 0..s.len() {
+            assert_eq!(ring.open(b"hdr", &s[..n]), None, "truncated to {n}");
+        }
+    }
+
+    #[test]
+    fn secondary_keys_open_and_rotation_moves_the_primary() {
+        let old = Keyring::new(key(1));
+        let mut ring = Keyring::new(key(1));
+        ring.install(key(2)).unwrap();
+        ring.use_key(&key(2)).unwrap();
+        assert_eq!(ring.primary(), &key(2));
+        let from_old = sealed(&old, b"", b"x");
+        assert!(
+            ring.open(b"", &from_old).is_some(),
+            "old primary is now a secondary"
+        );
+        assert_eq!(ring.remove(&key(2)), Err(CommandError::PrimaryKey));
+        ring.remove(&key(1)).unwrap();
+        assert!(ring.open(b"", &from_old).is_none());
+        assert_eq!(ring.use_key(&key(9)), Err(CommandError::UnknownKey));
+        assert_eq!(
+            SecretKey::from_slice(&[0; 31]),
+            Err(CommandError::InvalidKey)
+        );
+        assert_eq!(alloc::format!("{:?}", key(7)), "SecretKey(..)");
+    }
+
+    #[test]
+    fn a_keyring_holds_a_bounded_number_of_keys() {
+        let mut ring = Keyring::new(key(0));
+        for b in 1..KEYS_MAX as u8 {
+            ring.install(key(b)).unwrap();
+        }
+        assert_eq!(ring.install(key(200)), Err(CommandError::KeyringFull));
+    }
+}
