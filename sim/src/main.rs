@@ -2,7 +2,8 @@
 //! the cluster converges, detects crashes and copes with faults.
 //!
 //! `hearsay-sim` alone runs the demo: 1 000 nodes on the LAN profile, a join storm, one
-//! crash at 30 s, 60 virtual seconds; it prints a timeline and a summary table.
+//! crash at 30 s, a user event at 40 s and a query at 45 s, 70 virtual seconds; it prints a
+//! timeline and a summary table.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::time::Instant as WallInstant;
 
 use clap::Parser;
 use core::time::Duration;
-use hearsay_sim::parse::{self, CountAt, CountDuring, FractionDuring};
+use hearsay_sim::parse::{self, CountAt, CountDuring, FractionDuring, NamedAt};
 use hearsay_sim::scenario::{self, PlannedFault, SCENARIOS};
 use hearsay_sim::{Instant, Profile, Report, SimConfig, World, plot, report};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -24,6 +25,7 @@ fn scenario_help() -> String {
     s.push_str(
         "\nExamples:\n  hearsay-sim --nodes 10000 --duration 60s\n  \
          hearsay-sim --crash 1@30s --partition 0.5@60s..120s --duration 3m\n  \
+         hearsay-sim --nodes 10000 --event @20s --query deploy@25s --duration 45s\n  \
          hearsay-sim --scenario stress --nodes 100 --swim --json -",
     );
     s
@@ -81,6 +83,15 @@ struct Cli {
     /// Stress K random nodes (input handled 1–3 s late) from T1 to T2 (K@T1..T2).
     #[arg(long, value_parser = parse::count_during)]
     stress: Vec<CountDuring>,
+    /// A random live node sends a user event at T ([NAME]@T, e.g. @20s; repeatable).
+    #[arg(long, value_name = "[NAME]@T", value_parser = parse::named_at)]
+    event: Vec<NamedAt>,
+    /// A random live node asks a query at T ([NAME]@T; repeatable); every node answers.
+    #[arg(long, value_name = "[NAME]@T", value_parser = parse::named_at)]
+    query: Vec<NamedAt>,
+    /// How long each node takes to answer a query (default: at once).
+    #[arg(long, value_parser = parse::duration)]
+    response_delay: Option<Duration>,
     /// Plain SWIM: turn the Lifeguard extensions off.
     #[arg(long)]
     swim: bool,
@@ -115,7 +126,9 @@ fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
         && cli.partition.is_empty()
         && cli.isolate.is_empty()
         && cli.one_way.is_empty()
-        && cli.stress.is_empty());
+        && cli.stress.is_empty()
+        && cli.event.is_empty()
+        && cli.query.is_empty());
     let name = cli
         .scenario
         .as_deref()
@@ -136,6 +149,9 @@ fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
     }
     if let Some(b) = cli.packet_budget {
         net.packet_budget = Some(b);
+    }
+    if let Some(d) = cli.response_delay {
+        plan.sim.query_response_delay = d;
     }
     if let Some(w) = cli.join_window {
         plan.sim.join_window = w;
@@ -184,6 +200,14 @@ fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
         count: s.count,
         from: s.from,
         until: s.until,
+    }));
+    f.extend(cli.event.iter().map(|e| PlannedFault::Event {
+        name: e.name.clone(),
+        at: e.at,
+    }));
+    f.extend(cli.query.iter().map(|q| PlannedFault::Query {
+        name: q.name.clone(),
+        at: q.at,
     }));
     if plan.duration.is_zero() {
         return Err("--duration must be greater than zero".into());

@@ -8,6 +8,7 @@
 //! | `F@T1..T2` | a fraction `F` of the nodes from `T1` until `T2` (`--partition 0.5@60s..120s`) |
 //! | `K@T1..T2` | `K` nodes from `T1` until `T2` (`--stress 2@10s..70s`) |
 //! | `MIN..MAX` or `FIXED` | a latency range (`--latency 1ms..5ms`) |
+//! | `[NAME]@T` | a user event or query at `T`, named or not (`--event @40s`, `--query q@45s`) |
 
 use core::fmt;
 use core::time::Duration;
@@ -117,6 +118,38 @@ pub fn count_at(s: &str) -> Result<CountAt, SpecError> {
     };
     Ok(CountAt {
         count: count(k)?,
+        at: duration(t)?,
+    })
+}
+
+/// `[NAME]@T`: a named (or unnamed) broadcast at time `T`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedAt {
+    /// The name, when given.
+    pub name: Option<String>,
+    /// When, from the start of the run.
+    pub at: Duration,
+}
+
+/// Parses `@T`, `T` or `NAME@T` (`@20s`, `deploy@1m`).
+///
+/// # Errors
+/// [`SpecError`] on a bad time or a name with characters other than letters, digits, `-`,
+/// `_` and `.`.
+pub fn named_at(s: &str) -> Result<NamedAt, SpecError> {
+    let (name, t) = s.rsplit_once('@').unwrap_or(("", s));
+    let name = name.trim();
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return err(format!(
+            "invalid name `{name}` in `{s}`; expected letters, digits, `-`, `_` or `.`, \
+             e.g. deploy@20s"
+        ));
+    }
+    Ok(NamedAt {
+        name: (!name.is_empty()).then(|| name.to_string()),
         at: duration(t)?,
     })
 }
@@ -244,6 +277,34 @@ mod tests {
             (s.from, s.until),
             (Duration::from_secs(10), Duration::from_secs(70))
         );
+    }
+
+    #[test]
+    fn broadcast_spec_takes_an_optional_name() {
+        let at20 = Duration::from_secs(20);
+        assert_eq!(
+            named_at("@20s"),
+            Ok(NamedAt {
+                name: None,
+                at: at20
+            })
+        );
+        assert_eq!(
+            named_at("20s"),
+            Ok(NamedAt {
+                name: None,
+                at: at20
+            })
+        );
+        assert_eq!(
+            named_at("deploy@20s"),
+            Ok(NamedAt {
+                name: Some("deploy".into()),
+                at: at20
+            })
+        );
+        assert!(named_at("@soon").is_err());
+        assert!(named_at("a b@1s").is_err());
     }
 
     #[test]

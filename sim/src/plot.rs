@@ -1,11 +1,15 @@
-//! SVG chart of how news spreads: the fraction of live nodes that know about the joins and
-//! each crash, against virtual time.
+//! SVG chart of how news spreads: the fraction of live nodes that know about the joins,
+//! each crash and each user event or query, against virtual time.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::world::{World, name_of};
+use crate::world::{CURVES_KEPT, World, name_of};
+
+fn secs(at: hearsay_protocol::Instant) -> f64 {
+    at.as_micros() as f64 / 1e6
+}
 
 /// Colours for the crash lines, cycled.
 const PALETTE: [RGBColor; 6] = [RED, MAGENTA, CYAN, GREEN, RGBColor(255, 140, 0), BLACK];
@@ -66,6 +70,30 @@ fn draw(world: &World, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             .draw_series(LineSeries::new(points, &colour))?
             .label(format!("crash of {}", name_of(c.node)))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+    }
+    let dashed = [
+        RGBColor(0, 128, 0),
+        RGBColor(128, 0, 128),
+        RGBColor(0, 128, 128),
+        RGBColor(160, 82, 45),
+    ];
+    for (k, b) in world.broadcasts().iter().enumerate().take(CURVES_KEPT) {
+        let colour = dashed[k % dashed.len()];
+        let mut points: Vec<(f64, f64)> = b.curve.iter().map(|&(at, f)| (secs(at), f)).collect();
+        // Hold the last value to the end of the run.
+        if let Some(&(_, f)) = points.last() {
+            points.push((end, f));
+        }
+        let style = ShapeStyle::from(&colour).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(points, style))?
+            .label(format!(
+                "{} {} from {}",
+                b.kind.name(),
+                b.name,
+                name_of(b.node)
+            ))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
     chart
         .configure_series_labels()

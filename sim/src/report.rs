@@ -6,13 +6,23 @@
 //!   "crashes": [ { "node": "n17", "at_s": 30.0, "first_suspect_s": 1.5,
 //!                  "first_failed_s": 6.5, "all_failed_s": 6.8 } ],
 //!   "false_positives": { "suspicions": 0, "failures": 0 },
-//!   "broadcasts": [],
+//!   "broadcasts": [ { "kind": "event", "name": "event-1", "node": "n412", "at_s": 40.0,
+//!                     "p50_s": 0.61, "p99_s": 1.2, "p9999_s": 1.4, "all_s": 1.4,
+//!                     "delivered_fraction": 1.0 },
+//!                   { "kind": "query", "name": "query-2", "node": "n3", "at_s": 45.0,
+//!                     "p50_s": 0.6, "p99_s": 1.2, "p9999_s": 1.4, "all_s": 1.4,
+//!                     "delivered_fraction": 1.0, "responses": 999,
+//!                     "expected_responses": 999 } ],
 //!   "traffic": { "msgs_per_node_s": 19.0, "bytes_per_node_s": 4200.0 },
 //!   "digest": "0123456789abcdef" }
 //! ```
 //!
 //! Times are virtual seconds measured from the fault or broadcast they describe
 //! (`join.converged_s` from the start of the join storm); `null` where it never happened.
+//! A node "has" a broadcast once it delivered `Event::User` / `Event::Query`; fractions
+//! are of the nodes live at the time. `responses` counts the answers the asker got before
+//! its `QueryDone`, `expected_responses` the live (and, without filters, matching) nodes
+//! then; both are `null` until the query is done and absent for events.
 
 use core::fmt::Write as _;
 use core::time::Duration;
@@ -20,7 +30,7 @@ use core::time::Duration;
 use hearsay_protocol::Instant;
 use serde::Serialize;
 
-use crate::world::{World, name_of};
+use crate::world::{BroadcastKind, BroadcastRecord, World, name_of};
 
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -43,7 +53,7 @@ pub struct Report {
     pub crashes: Vec<CrashReport>,
     /// Suspicions and failure declarations of healthy, reachable nodes.
     pub false_positives: FalsePositives,
-    /// One entry per user event or query (none yet: the core has no broadcasts of its own).
+    /// One entry per user event or query the simulator sent.
     pub broadcasts: Vec<BroadcastReport>,
     /// Traffic per node per virtual second.
     pub traffic: Traffic,
@@ -87,16 +97,56 @@ pub struct FalsePositives {
 pub struct BroadcastReport {
     /// `event` or `query`.
     pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The sender or asker.
+    pub node: String,
     /// When it was sent, from the start.
     pub at_s: f64,
     /// Until half the live nodes had it.
     pub p50_s: Option<f64>,
     /// Until 99% had it.
     pub p99_s: Option<f64>,
+    /// Until 99.99% had it.
+    pub p9999_s: Option<f64>,
     /// Until all had it.
     pub all_s: Option<f64>,
-    /// Fraction of live nodes that got it.
+    /// Fraction of the live nodes that have it at the end of the run.
     pub delivered_fraction: f64,
+    /// Query only: responses the asker got before its `QueryDone` (`null` before then).
+    #[serde(skip_serializing_if = "is_event")]
+    pub responses: Option<Option<u32>>,
+    /// Query only: live matching nodes when the query was done (`null` before then).
+    #[serde(skip_serializing_if = "is_event")]
+    pub expected_responses: Option<Option<u32>>,
+}
+
+#[allow(
+    clippy::ref_option,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_event(x: &Option<Option<u32>>) -> bool {
+    x.is_none()
+}
+
+impl BroadcastReport {
+    fn new(world: &World, r: &BroadcastRecord) -> Self {
+        let query = r.kind == BroadcastKind::Query;
+        let done = |x: Option<u32>| query.then(|| r.done.and(x));
+        Self {
+            kind: r.kind.name().to_string(),
+            name: r.name.clone(),
+            node: name_of(r.node),
+            at_s: r.at.as_micros() as f64 / 1e6,
+            p50_s: since(r.p50, r.at),
+            p99_s: since(r.p99, r.at),
+            p9999_s: since(r.p9999, r.at),
+            all_s: since(r.all, r.at),
+            delivered_fraction: round(f64::from(r.delivered) / f64::from(world.up_count().max(1))),
+            responses: done(Some(r.responses)),
+            expected_responses: done(r.expected_responses),
+        }
+    }
 }
 
 /// Traffic per node per virtual second (everything sent, before network loss).
@@ -163,7 +213,11 @@ impl Report {
                 suspicions: world.false_suspicions(),
                 failures: world.false_failures(),
             },
-            broadcasts: Vec::new(),
+            broadcasts: world
+                .broadcasts()
+                .iter()
+                .map(|r| BroadcastReport::new(world, r))
+                .collect(),
             traffic: Traffic {
                 msgs_per_node_s: per(msgs),
                 bytes_per_node_s: per(bytes),
@@ -260,6 +314,42 @@ pub fn render(world: &World, report: &Report) -> String {
                 opt(c.first_failed_s),
                 opt(c.all_failed_s)
             ),
+        );
+    }
+    let shown = 10;
+    for b in report.broadcasts.iter().take(shown) {
+        let mut v = format!(
+            "50% +{}, 99% +{}, 99.99% +{}, all +{}; {:.2}% have it",
+            opt(b.p50_s),
+            opt(b.p99_s),
+            opt(b.p9999_s),
+            opt(b.all_s),
+            b.delivered_fraction * 100.0
+        );
+        if let (Some(r), Some(e)) = (b.responses, b.expected_responses) {
+            match (r, e) {
+                (Some(r), Some(e)) => {
+                    let _ = write!(v, "; {r}/{e} responses");
+                }
+                _ => v.push_str("; still collecting responses"),
+            }
+        }
+        row(
+            &mut out,
+            &format!("{} {} at {:.1}s", b.kind, b.name, b.at_s),
+            v,
+        );
+    }
+    if report.broadcasts.len() > shown {
+        let all = report
+            .broadcasts
+            .iter()
+            .filter(|b| b.all_s.is_some())
+            .count();
+        row(
+            &mut out,
+            &format!("… {} broadcasts in all", report.broadcasts.len()),
+            format!("{all} reached every live node"),
         );
     }
     row(

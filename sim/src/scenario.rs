@@ -60,6 +60,20 @@ pub enum PlannedFault {
         /// When.
         at: Duration,
     },
+    /// A random live node sends a user event at `at`.
+    Event {
+        /// Its name (`event-K` when `None`).
+        name: Option<String>,
+        /// When.
+        at: Duration,
+    },
+    /// A random live node asks a query (no filters) at `at`.
+    Query {
+        /// Its name (`query-K` when `None`).
+        name: Option<String>,
+        /// When.
+        at: Duration,
+    },
 }
 
 /// A complete run description.
@@ -90,7 +104,7 @@ impl Plan {
     pub fn world(&self) -> Result<World, SimError> {
         let mut w = World::new(self.sim.clone())?;
         for f in &self.faults {
-            match *f {
+            match f.clone() {
                 PlannedFault::Crash { count, at } => w.schedule(at, Fault::Crash { count }),
                 PlannedFault::RestartCrashed { at } => w.schedule(at, Fault::RestartCrashed),
                 PlannedFault::Leave { count, at } => w.schedule(at, Fault::Leave { count }),
@@ -112,6 +126,12 @@ impl Plan {
                     w.schedule_stress(count, from, until);
                 }
                 PlannedFault::Loss { loss, at } => w.schedule(at, Fault::SetLoss { loss }),
+                PlannedFault::Event { name, at } => {
+                    w.schedule(at, Fault::UserEvent { node: None, name });
+                }
+                PlannedFault::Query { name, at } => {
+                    w.schedule(at, Fault::Query { node: None, name });
+                }
             }
         }
         Ok(w)
@@ -120,7 +140,10 @@ impl Plan {
 
 /// Scenario names and what they do.
 pub const SCENARIOS: &[(&str, &str)] = &[
-    ("demo", "join storm, one crash at 30 s, 60 s (the default)"),
+    (
+        "demo",
+        "join storm, one crash at 30 s, a user event at 40 s, a query at 45 s; 70 s (the default)",
+    ),
     ("join", "join storm only, 30 s"),
     ("crash", "join storm, 3 crashes at 30 s, 60 s"),
     ("loss", "10% datagram loss for 10 minutes, no faults"),
@@ -149,10 +172,21 @@ pub fn scenario(name: &str, sim: SimConfig) -> Result<Plan, String> {
     let s = Duration::from_secs;
     let mut plan = Plan::new(sim, s(60));
     match name {
-        "demo" => plan.faults.push(PlannedFault::Crash {
-            count: 1,
-            at: s(30),
-        }),
+        "demo" => {
+            plan.faults.push(PlannedFault::Crash {
+                count: 1,
+                at: s(30),
+            });
+            plan.faults.push(PlannedFault::Event {
+                name: None,
+                at: s(40),
+            });
+            plan.faults.push(PlannedFault::Query {
+                name: None,
+                at: s(45),
+            });
+            plan.duration = s(70);
+        }
         "join" => plan.duration = s(30),
         "crash" => plan.faults.push(PlannedFault::Crash {
             count: 3,

@@ -22,10 +22,12 @@
 
 use core::cmp::Ordering;
 use core::time::Duration;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use hearsay_protocol::{Channel, Config, Event, Identity, Instant, MemberState, Node, NodeName};
+use hearsay_protocol::{
+    Channel, Config, Event, Identity, Instant, MemberState, Node, NodeName, QueryId, QueryParams,
+};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
@@ -103,6 +105,11 @@ pub struct SimConfig {
     pub stress_delay: (Duration, Duration),
     /// How long a leaving node is still driven before it stops.
     pub leave_linger: Duration,
+    /// How long a node takes to answer a query it received (zero: at once). Every node
+    /// answers with its own name.
+    pub query_response_delay: Duration,
+    /// Payload size of every user event and query the simulator sends.
+    pub broadcast_payload_bytes: usize,
 }
 
 impl SimConfig {
@@ -119,6 +126,8 @@ impl SimConfig {
             sample_interval: Duration::from_millis(100),
             stress_delay: (Duration::from_secs(1), Duration::from_secs(3)),
             leave_linger: Duration::from_secs(5),
+            query_response_delay: Duration::ZERO,
+            broadcast_payload_bytes: 16,
         }
     }
 
@@ -217,7 +226,96 @@ pub enum Fault {
         /// New probability.
         loss: f64,
     },
+    /// A node sends a user event (see [`World::broadcasts`] for how far it got).
+    UserEvent {
+        /// The sender; `None` (or a node that is not up) for a random live node.
+        node: Option<u32>,
+        /// The event's name; `None` for `event-K` (K counts broadcasts from 1).
+        name: Option<String>,
+    },
+    /// A node asks a query without filters; every node answers with its name.
+    Query {
+        /// The asker; `None` (or a node that is not up) for a random live node.
+        node: Option<u32>,
+        /// The query's name; `None` for `query-K`.
+        name: Option<String>,
+    },
 }
+
+/// A user event or a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BroadcastKind {
+    /// A user event.
+    Event,
+    /// A query.
+    Query,
+}
+
+impl BroadcastKind {
+    /// `event` or `query`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BroadcastKind::Event => "event",
+            BroadcastKind::Query => "query",
+        }
+    }
+}
+
+/// How far a user event or query spread. "Had it" means the node delivered
+/// `Event::User` / `Event::Query`; only live nodes (status [`NodeStatus::Up`]) count, and a
+/// node that goes down no longer counts as having it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BroadcastRecord {
+    /// Event or query.
+    pub kind: BroadcastKind,
+    /// Its name.
+    pub name: String,
+    /// The sender or asker.
+    pub node: u32,
+    /// When it was sent.
+    pub at: Instant,
+    /// The event's Lamport time, or the query's id ([`QueryId::as_u64`]).
+    pub key: u64,
+    /// When half the live nodes had it.
+    pub p50: Option<Instant>,
+    /// When 99% had it.
+    pub p99: Option<Instant>,
+    /// When 99.99% had it.
+    pub p9999: Option<Instant>,
+    /// When every live node had it.
+    pub all: Option<Instant>,
+    /// Live nodes that have it now.
+    pub delivered: u32,
+    /// Nodes that delivered it twice in one life (must stay zero).
+    pub duplicates: u32,
+    /// Query: responses the asker got before its `QueryDone`.
+    pub responses: u32,
+    /// Query: acks the asker got before its `QueryDone`.
+    pub acks: u32,
+    /// Query: when the asker reported `QueryDone`.
+    pub done: Option<Instant>,
+    /// Query: live nodes when the asker reported `QueryDone` (no filters: all match).
+    pub expected_responses: Option<u32>,
+    /// `(time, fraction of live nodes that have it)` at every sample until all had it
+    /// (kept for the first [`CURVES_KEPT`] broadcasts only).
+    pub curve: Vec<(Instant, f64)>,
+    asker_life: u32,
+    bits: Vec<u64>,
+}
+
+impl BroadcastRecord {
+    /// Whether node `i` has it (in its current life).
+    pub fn has(&self, i: u32) -> bool {
+        self.bits
+            .get(i as usize / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
+/// How many broadcasts keep a spread curve for plots.
+pub const CURVES_KEPT: usize = 16;
+/// How many broadcasts get timeline lines.
+const BROADCASTS_LOGGED: usize = 20;
 
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,6 +427,11 @@ enum Action {
         node: u32,
         life: u32,
     },
+    Respond {
+        node: u32,
+        life: u32,
+        id: QueryId,
+    },
     Tick,
 }
 
@@ -366,6 +469,8 @@ struct Slot {
     busy_until: Instant,
     suspicions: u64,
     crash: Option<u32>,
+    /// Member, event and query clocks last seen (they must never go back).
+    clocks: [u64; 3],
 }
 
 /// How many false positives are kept individually (all are counted).
@@ -411,6 +516,11 @@ pub struct World {
     digest: Digest,
     msgs: u64,
     bytes: u64,
+    broadcasts: Vec<BroadcastRecord>,
+    open_broadcasts: Vec<u32>,
+    events_by_ltime: HashMap<u64, Vec<u32>>,
+    queries_by_id: HashMap<u64, u32>,
+    respond_now: Vec<QueryId>,
 }
 
 /// SplitMix64 step: a well-mixed 64-bit function for deriving seeds.
@@ -485,6 +595,7 @@ impl World {
                 busy_until: Instant::ZERO,
                 suspicions: 0,
                 crash: None,
+                clocks: [0; 3],
             })
             .collect();
         let mut w = Self {
@@ -522,6 +633,11 @@ impl World {
             digest: Digest::new(),
             msgs: 0,
             bytes: 0,
+            broadcasts: Vec::new(),
+            open_broadcasts: Vec::new(),
+            events_by_ltime: HashMap::new(),
+            queries_by_id: HashMap::new(),
+            respond_now: Vec::new(),
             config,
         };
         let window = w.config.join_window.as_micros() as u64;
@@ -685,6 +801,18 @@ impl World {
                     self.log(self.now, format!("n{node} stopped after leaving"));
                 }
             }
+            Action::Respond { node, life, id } => {
+                let s = &mut self.slots[node as usize];
+                if s.life != life || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving) {
+                    return;
+                }
+                let now = self.now;
+                let answer = name_of(node);
+                if let Some(n) = s.node.as_mut() {
+                    let _ = n.respond(now, id, answer.as_bytes());
+                }
+                self.after_input(node, false);
+            }
             Action::Tick => {
                 self.tick();
                 let next = self.now + self.config.sample_interval;
@@ -719,6 +847,7 @@ impl World {
         slot.suspicions = 0;
         slot.busy_until = Instant::ZERO;
         slot.crash = None;
+        slot.clocks = [0; 3];
         self.up += 1;
         if !restart {
             self.started += 1;
@@ -800,24 +929,49 @@ impl World {
     /// Drains a node after an input: transmits, events, suspicions, next deadline.
     fn after_input(&mut self, i: u32, from_timer: bool) {
         let now = self.now;
-        let mut buf = core::mem::take(&mut self.scratch);
-        while let Some(node) = self.slots[i as usize].node.as_mut() {
-            let Some(t) = node.poll_transmit(now, &mut buf) else {
+        loop {
+            let mut buf = core::mem::take(&mut self.scratch);
+            while let Some(node) = self.slots[i as usize].node.as_mut() {
+                let Some(t) = node.poll_transmit(now, &mut buf) else {
+                    break;
+                };
+                let len = t.len.min(buf.len());
+                self.transmit(i, t.dst, t.channel, &buf[..len]);
+            }
+            self.scratch = buf;
+            while let Some(node) = self.slots[i as usize].node.as_mut() {
+                let Some(ev) = node.poll_event() else { break };
+                self.on_event(i, &ev);
+            }
+            if self.respond_now.is_empty() {
                 break;
-            };
-            let len = t.len.min(buf.len());
-            self.transmit(i, t.dst, t.channel, &buf[..len]);
-        }
-        self.scratch = buf;
-        while let Some(node) = self.slots[i as usize].node.as_mut() {
-            let Some(ev) = node.poll_event() else { break };
-            self.on_event(i, &ev);
+            }
+            // Immediate answers to queries delivered just now; their transmits (and, for
+            // the asker answering itself, its events) are drained on the next pass.
+            let answer = name_of(i);
+            let ids = core::mem::take(&mut self.respond_now);
+            if let Some(node) = self.slots[i as usize].node.as_mut() {
+                for &id in &ids {
+                    let _ = node.respond(now, id, answer.as_bytes());
+                }
+            }
         }
         let Some(node) = self.slots[i as usize].node.as_ref() else {
             return;
         };
+        let clocks = [
+            node.member_time().0,
+            node.event_time().0,
+            node.query_time().0,
+        ];
         let suspicions = node.stats().suspicions;
         let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
+        let last = core::mem::replace(&mut self.slots[i as usize].clocks, clocks);
+        if clocks.iter().zip(last).any(|(&c, l)| c < l) && self.violations.len() < VIOLATIONS_KEPT {
+            self.violations.push(format!(
+                "{now}: n{i} Lamport clocks went back: member/event/query {last:?} -> {clocks:?}"
+            ));
+        }
         let old = self.slots[i as usize].suspicions;
         if suspicions > old {
             self.slots[i as usize].suspicions = suspicions;
@@ -904,11 +1058,10 @@ impl World {
             Event::MemberUpdate(m) => (4, m),
             Event::MemberReap(m) => (5, m),
             other => {
-                // Events that are not about membership (user events, queries) are hashed
-                // by name only until the simulator measures them.
                 self.digest.word(self.now.as_micros());
                 self.digest.word(u64::from(o) << 8 | 6);
                 self.digest.bytes(other.name().as_bytes());
+                self.on_serf_event(o, other);
                 return;
             }
         };
@@ -1070,6 +1223,7 @@ impl World {
         self.check_watches();
         self.check_queues();
         self.sample();
+        self.sample_broadcasts();
     }
 
     fn check_watches(&mut self) {
@@ -1200,6 +1354,13 @@ impl World {
             s.timer_at = Instant::MAX;
         }
         self.clear_row(i);
+        let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
+        for b in &mut self.broadcasts {
+            if b.bits[w] & bit != 0 {
+                b.bits[w] &= !bit;
+                b.delivered -= 1;
+            }
+        }
     }
 
     fn apply(&mut self, fault: Fault) {
@@ -1316,6 +1477,10 @@ impl World {
                 self.network.set_loss(loss);
                 self.log(now, format!("datagram loss set to {:.1}%", loss * 100.0));
             }
+            Fault::UserEvent { node, name } => {
+                self.send_broadcast(BroadcastKind::Event, node, name)
+            }
+            Fault::Query { node, name } => self.send_broadcast(BroadcastKind::Query, node, name),
         }
     }
 
@@ -1356,6 +1521,236 @@ impl World {
             Action::Stop { node: i, life },
         );
         self.after_input(i, false);
+    }
+
+    // ---------------------------------------------------------------------------------
+    // User events and queries
+    // ---------------------------------------------------------------------------------
+
+    fn send_broadcast(&mut self, kind: BroadcastKind, node: Option<u32>, name: Option<String>) {
+        let now = self.now;
+        let up = |w: &Self, j: u32| w.slots[j as usize].status == NodeStatus::Up;
+        let Some(i) = node
+            .filter(|&j| j < self.n && up(self, j))
+            .or_else(|| self.random_node(up))
+        else {
+            self.log(now, format!("no live node to send a {}", kind.name()));
+            return;
+        };
+        let k = self.broadcasts.len();
+        let name = name.unwrap_or_else(|| format!("{}-{}", kind.name(), k + 1));
+        let payload = vec![0x5a; self.config.broadcast_payload_bytes];
+        let Some(n) = self.slots[i as usize].node.as_mut() else {
+            return;
+        };
+        let sent = match kind {
+            BroadcastKind::Event => n.user_event(now, &name, &payload, false).map(|t| t.0),
+            BroadcastKind::Query => {
+                let params = QueryParams {
+                    name: name.clone(),
+                    payload,
+                    ..QueryParams::default()
+                };
+                n.query(now, &params).map(QueryId::as_u64)
+            }
+        };
+        let key = match sent {
+            Ok(key) => key,
+            Err(e) => {
+                self.log(
+                    now,
+                    format!("n{i} cannot send {} `{name}`: {e}", kind.name()),
+                );
+                return;
+            }
+        };
+        if k < BROADCASTS_LOGGED {
+            let what = match kind {
+                BroadcastKind::Event => format!("sends user event `{name}` (ltime {key})"),
+                BroadcastKind::Query => format!("asks query `{name}`"),
+            };
+            self.log(now, format!("n{i} {what}"));
+        }
+        let idx = k as u32;
+        match kind {
+            BroadcastKind::Event => self.events_by_ltime.entry(key).or_default().push(idx),
+            BroadcastKind::Query => {
+                self.queries_by_id.insert(key, idx);
+            }
+        }
+        self.broadcasts.push(BroadcastRecord {
+            kind,
+            name,
+            node: i,
+            at: now,
+            key,
+            p50: None,
+            p99: None,
+            p9999: None,
+            all: None,
+            delivered: 0,
+            duplicates: 0,
+            responses: 0,
+            acks: 0,
+            done: None,
+            expected_responses: None,
+            curve: if k < CURVES_KEPT {
+                vec![(now, 0.0)]
+            } else {
+                Vec::new()
+            },
+            asker_life: self.slots[i as usize].life,
+            bits: vec![0; self.words],
+        });
+        self.open_broadcasts.push(idx);
+        self.after_input(i, false);
+    }
+
+    /// User events and queries seen by node `o`.
+    fn on_serf_event(&mut self, o: u32, ev: &Event) {
+        match ev {
+            Event::User { ltime, name, .. } => {
+                let found = self.events_by_ltime.get(&ltime.0).and_then(|v| {
+                    v.iter()
+                        .copied()
+                        .find(|&b| self.broadcasts[b as usize].name == *name)
+                });
+                if let Some(b) = found {
+                    self.mark(o, b);
+                }
+            }
+            Event::Query { id, .. } => {
+                if let Some(&b) = self.queries_by_id.get(&id.as_u64()) {
+                    self.mark(o, b);
+                }
+                let delay = self.config.query_response_delay;
+                if delay.is_zero() {
+                    self.respond_now.push(*id);
+                } else {
+                    let life = self.slots[o as usize].life;
+                    let at = self.now + delay;
+                    self.push(
+                        at,
+                        Action::Respond {
+                            node: o,
+                            life,
+                            id: *id,
+                        },
+                    );
+                }
+            }
+            Event::QueryAck { id, .. }
+            | Event::QueryResponse { id, .. }
+            | Event::QueryDone { id } => {
+                let Some(&b) = self.queries_by_id.get(&id.as_u64()) else {
+                    return;
+                };
+                let life = self.slots[o as usize].life;
+                let up = self.up;
+                let now = self.now;
+                let r = &mut self.broadcasts[b as usize];
+                if r.node != o || r.asker_life != life || r.done.is_some() {
+                    return;
+                }
+                match ev {
+                    Event::QueryAck { .. } => r.acks += 1,
+                    Event::QueryResponse { .. } => r.responses += 1,
+                    _ => {
+                        r.done = Some(now);
+                        r.expected_responses = Some(up);
+                        if (b as usize) < BROADCASTS_LOGGED {
+                            let text = format!(
+                                "query `{}` done: {}/{up} responses (+{})",
+                                r.name,
+                                r.responses,
+                                secs(now.saturating_duration_since(r.at))
+                            );
+                            self.log(now, text);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Live node `o` delivered broadcast `b`.
+    fn mark(&mut self, o: u32, b: u32) {
+        if self.slots[o as usize].status != NodeStatus::Up {
+            return;
+        }
+        let r = &mut self.broadcasts[b as usize];
+        let (w, bit) = (o as usize / 64, 1u64 << (o % 64));
+        if r.bits[w] & bit != 0 {
+            r.duplicates += 1;
+            if self.violations.len() < VIOLATIONS_KEPT {
+                let what = format!(
+                    "{}: n{o} delivered {} `{}` twice",
+                    self.now,
+                    r.kind.name(),
+                    r.name
+                );
+                self.violations.push(what);
+            }
+            return;
+        }
+        r.bits[w] |= bit;
+        r.delivered += 1;
+        self.progress(b);
+    }
+
+    /// Records the milestones broadcast `b` has reached; returns whether every live node
+    /// has it.
+    fn progress(&mut self, b: u32) -> bool {
+        let now = self.now;
+        let up = u64::from(self.up);
+        let r = &mut self.broadcasts[b as usize];
+        let d = u64::from(r.delivered);
+        // d ≥ ⌈f × up⌉ with f = num / 10 000.
+        let reached = |num: u64| d * 10_000 >= num * up;
+        for (num, slot) in [
+            (5_000, &mut r.p50),
+            (9_900, &mut r.p99),
+            (9_999, &mut r.p9999),
+            (10_000, &mut r.all),
+        ] {
+            if slot.is_none() && up > 0 && reached(num) {
+                *slot = Some(now);
+            }
+        }
+        let all = r.all.is_some();
+        if all
+            && r.all == Some(now)
+            && !r.curve.is_empty()
+            && r.curve.last().is_some_and(|c| c.1 < 1.0)
+        {
+            r.curve.push((now, 1.0));
+        }
+        if all && r.all == Some(now) && (b as usize) < BROADCASTS_LOGGED {
+            let text = format!(
+                "{} `{}` reached all {up} live nodes (+{})",
+                r.kind.name(),
+                r.name,
+                secs(now.saturating_duration_since(r.at))
+            );
+            self.log(now, text);
+        }
+        all
+    }
+
+    fn sample_broadcasts(&mut self) {
+        let now = self.now;
+        let up = f64::from(self.up.max(1));
+        let mut open = core::mem::take(&mut self.open_broadcasts);
+        open.retain(|&b| {
+            let done = self.progress(b);
+            let r = &mut self.broadcasts[b as usize];
+            if !done && (b as usize) < CURVES_KEPT {
+                r.curve.push((now, (f64::from(r.delivered) / up).min(1.0)));
+            }
+            !done
+        });
+        self.open_broadcasts = open;
     }
 
     fn log(&mut self, at: Instant, text: String) {
@@ -1481,6 +1876,11 @@ impl World {
     /// Samples of the views, one per sample interval.
     pub fn samples(&self) -> &[Sample] {
         &self.samples
+    }
+
+    /// Every user event and query the simulator sent, in order.
+    pub fn broadcasts(&self) -> &[BroadcastRecord] {
+        &self.broadcasts
     }
 
     /// The timeline so far.
