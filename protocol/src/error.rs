@@ -138,4 +138,7 @@ pub enum CommandError {
     /// The primary key cannot be removed; make another key primary first.
     #[error("the primary key cannot be removed")]
     PrimaryKey,
+    /// A key operation needs encryption on (a keyring, not sending plaintext).
+    #[error("encryption is not enabled (no keyring, or still sending plaintext)")]
+    EncryptionDisabled,
 }

@@ -76,7 +76,9 @@ pub use lamport::{LamportClock, LamportTime};
 pub use member::{Member, MemberRef, MemberState};
 pub use node::{Channel, Node, SEEDS_MAX, Transmit};
 pub use push_pull::push_pull_scale;
-pub use query::{CONFLICT_QUERY, QueryId, QueryParams, REACHABILITY_QUERY};
+pub use query::{
+    CONFLICT_QUERY, KEY_QUERY_PREFIX, KeyOp, KeyResponse, QueryId, QueryParams, REACHABILITY_QUERY,
+};
 pub use seal::{KEY_BYTES, KEYS_MAX, Keyring, SEAL_OVERHEAD, SecretKey};
 pub use stats::{KindCounters, Stats};
 pub use suspicion::suspicion_timeout;

@@ -147,6 +147,8 @@ pub struct Node<R> {
     pub(crate) keyring: Option<crate::seal::Keyring>,
     pub(crate) accept_plaintext: bool,
     pub(crate) send_plaintext: bool,
+    /// The message being handled arrived sealed.
+    pub(crate) inbound_sealed: bool,
 }
 
 impl<R: RngCore> Node<R> {
@@ -211,6 +213,7 @@ impl<R: RngCore> Node<R> {
             keyring: None,
             accept_plaintext: config.accept_plaintext,
             send_plaintext: config.send_plaintext,
+            inbound_sealed: false,
             config,
         };
         node.schedule_push_pull(now, true);
@@ -238,6 +241,7 @@ impl<R: RngCore> Node<R> {
         self.stats.packets_in += 1;
         self.stats.bytes_in += bytes.len() as u64;
         let body = self.open(bytes, self.config.packet_bytes_max)?;
+        self.inbound_sealed = matches!(body, Body::Owned(_));
         let mut first_err = None;
         for msg in wire::messages(body.as_slice()) {
             let result = match msg {
@@ -248,6 +252,7 @@ impl<R: RngCore> Node<R> {
                 first_err.get_or_insert(e);
             }
         }
+        self.inbound_sealed = false;
         first_err.map_or(Ok(()), Err)
     }
 
@@ -266,6 +271,7 @@ impl<R: RngCore> Node<R> {
         self.stats.stream_frames_in += 1;
         self.stats.stream_bytes_in += bytes.len() as u64;
         let body = self.open(bytes, self.config.stream_bytes_max)?;
+        self.inbound_sealed = matches!(body, Body::Owned(_));
         let mut first_err = None;
         for msg in wire::messages(body.as_slice()) {
             let result = match msg {
@@ -276,6 +282,7 @@ impl<R: RngCore> Node<R> {
                 first_err.get_or_insert(e);
             }
         }
+        self.inbound_sealed = false;
         first_err.map_or(Ok(()), Err)
     }
 
@@ -678,7 +685,7 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Whether outbound packets are sealed.
-    fn sealing(&self) -> bool {
+    pub(crate) fn sealing(&self) -> bool {
         self.keyring.is_some() && !self.send_plaintext
     }
 

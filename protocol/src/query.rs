@@ -37,6 +37,8 @@ use crate::wire::{self, Message, WireAddr};
 pub const REACHABILITY_QUERY: &str = "_hearsay_ping";
 /// Internal query used to vote on a name conflict.
 pub const CONFLICT_QUERY: &str = "_hearsay_conflict";
+/// Prefix of the internal key-management queries (`_hearsay_key_install`, ...).
+pub const KEY_QUERY_PREFIX: &str = "_hearsay_key_";
 /// Most compiled regex size for a tag filter.
 const REGEX_BYTES_MAX: usize = 1 << 20;
 
@@ -84,6 +86,62 @@ pub struct QueryParams {
     pub relay_factor: u8,
     /// How long to collect responses; `None` for the default.
     pub timeout: Option<Duration>,
+}
+
+/// A key-management operation run on every node through an internal query (Serf's
+/// `serf keys -install/-use/-remove/-list`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOp {
+    /// Add a secondary key.
+    Install,
+    /// Make an installed key the primary.
+    Use,
+    /// Remove a secondary key.
+    Remove,
+    /// Report every key.
+    List,
+}
+
+impl KeyOp {
+    fn query_name(self) -> &'static str {
+        match self {
+            KeyOp::Install => "_hearsay_key_install",
+            KeyOp::Use => "_hearsay_key_use",
+            KeyOp::Remove => "_hearsay_key_remove",
+            KeyOp::List => "_hearsay_key_list",
+        }
+    }
+
+    fn from_query_name(name: &str) -> Option<Self> {
+        [KeyOp::Install, KeyOp::Use, KeyOp::Remove, KeyOp::List]
+            .into_iter()
+            .find(|op| op.query_name() == name)
+    }
+}
+
+/// A node's answer to a key query: the payload of its [`Event::QueryResponse`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyResponse {
+    /// Whether the operation succeeded on that node.
+    pub ok: bool,
+    /// Why not, when it failed.
+    pub error: String,
+    /// The node's keys, primary first (for [`KeyOp::List`]; empty otherwise).
+    pub keys: Vec<[u8; crate::seal::KEY_BYTES]>,
+}
+
+impl KeyResponse {
+    /// Parses a response payload.
+    ///
+    /// # Errors
+    /// [`crate::DecodeError::Malformed`] when it is not a key response.
+    pub fn decode(payload: &[u8]) -> Result<Self, crate::DecodeError> {
+        postcard::from_bytes(payload).map_err(|_| crate::DecodeError::Malformed)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
 }
 
 /// What an asked query is for.
@@ -179,6 +237,76 @@ impl<R: RngCore> Node<R> {
             ..QueryParams::default()
         };
         self.query_inner(now, &params, Purpose::User)
+    }
+
+    /// Runs a key operation on every node (this one included) through an internal query;
+    /// each node answers with a [`KeyResponse`] in an [`Event::QueryResponse`]. Keys only
+    /// ever travel sealed: nodes ignore key queries that arrived in plaintext.
+    ///
+    /// # Errors
+    /// [`CommandError::EncryptionDisabled`] without a keyring or while sending plaintext;
+    /// [`CommandError::InvalidKey`] when `Install`/`Use`/`Remove` get no key; as
+    /// [`query`](Self::query) otherwise.
+    pub fn key_query(
+        &mut self,
+        now: Instant,
+        op: KeyOp,
+        key: Option<&crate::seal::SecretKey>,
+        timeout: Option<Duration>,
+    ) -> Result<QueryId, CommandError> {
+        if self.keyring.is_none() || self.send_plaintext {
+            return Err(CommandError::EncryptionDisabled);
+        }
+        let payload = match (op, key) {
+            (KeyOp::List, _) => Vec::new(),
+            (_, Some(k)) => k.as_bytes().to_vec(),
+            (_, None) => return Err(CommandError::InvalidKey),
+        };
+        let params = QueryParams {
+            name: op.query_name().into(),
+            payload,
+            timeout,
+            ..QueryParams::default()
+        };
+        self.inbound_sealed = true;
+        let result = self.query_inner(now, &params, Purpose::User);
+        self.inbound_sealed = false;
+        result
+    }
+
+    /// Applies a key query locally and builds the answer.
+    fn answer_key_query(&mut self, op: KeyOp, payload: &[u8]) -> KeyResponse {
+        let fail = |error: &str| KeyResponse {
+            ok: false,
+            error: error.into(),
+            keys: Vec::new(),
+        };
+        if !self.inbound_sealed {
+            return fail("key queries are only accepted sealed");
+        }
+        let Some(ring) = self.keyring.as_mut() else {
+            return fail("encryption is not enabled");
+        };
+        let key = crate::seal::SecretKey::from_slice(payload);
+        let result = match (op, key) {
+            (KeyOp::List, _) => Ok(()),
+            (KeyOp::Install, Ok(k)) => ring.install(k),
+            (KeyOp::Use, Ok(k)) => ring.use_key(&k),
+            (KeyOp::Remove, Ok(k)) => ring.remove(&k),
+            (_, Err(e)) => Err(e),
+        };
+        match result {
+            Ok(()) => KeyResponse {
+                ok: true,
+                error: String::new(),
+                keys: if op == KeyOp::List {
+                    ring.keys().iter().map(|k| *k.as_bytes()).collect()
+                } else {
+                    Vec::new()
+                },
+            },
+            Err(e) => fail(&alloc::format!("{e}")),
+        }
     }
 
     fn query_inner(
@@ -347,7 +475,10 @@ impl<R: RngCore> Node<R> {
         }
         self.stats.queries_received += 1;
         let key = alloc::format!("\u{2}q{}:{:x}", q.ltime, q.id);
-        self.disseminate(BroadcastClass::Query, &key, &Message::Query(q.clone()));
+        // Key queries carry keys: never pass them on in plaintext.
+        if !q.name.starts_with(KEY_QUERY_PREFIX) || self.sealing() {
+            self.disseminate(BroadcastClass::Query, &key, &Message::Query(q.clone()));
+        }
         if self.status == LocalStatus::Left {
             return Ok(());
         }
@@ -369,7 +500,10 @@ impl<R: RngCore> Node<R> {
         }
         let qid = QueryId::new(ltime, q.id);
         if q.name.starts_with(INTERNAL_PREFIX) {
-            if q.name == CONFLICT_QUERY {
+            if let Some(op) = KeyOp::from_query_name(q.name) {
+                let answer = self.answer_key_query(op, q.payload).encode();
+                self.send_response(&pending, false, &answer);
+            } else if q.name == CONFLICT_QUERY {
                 // Answer with the address we know for the contested name.
                 let answer = core::str::from_utf8(q.payload)
                     .ok()

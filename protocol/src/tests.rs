@@ -1704,3 +1704,103 @@ fn a_node_that_missed_a_rotation_rejoins_once_given_the_current_key() {
     c.run_until(c.now + Duration::from_secs(10));
     assert!(c.converged(), "back once it has the current key");
 }
+
+fn key_responses(c: &Cluster, asker: usize, id: QueryId) -> Vec<KeyResponse> {
+    c.events
+        .iter()
+        .filter(|(o, _)| *o == asker)
+        .filter_map(|(_, e)| match e {
+            Event::QueryResponse { id: i, payload, .. } if *i == id => {
+                KeyResponse::decode(payload).ok()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn keys_are_rotated_cluster_wide_through_internal_queries() {
+    let mut c = secured(4, 46, |_, n| n.set_keyring(Some(ring(1))));
+    let new = SecretKey::new([2; KEY_BYTES]);
+    let old = SecretKey::new([1; KEY_BYTES]);
+    for (op, key) in [
+        (KeyOp::Install, Some(&new)),
+        (KeyOp::Use, Some(&new)),
+        (KeyOp::Remove, Some(&old)),
+    ] {
+        let now = c.now;
+        let id = c
+            .node(1)
+            .key_query(now, op, key, Some(Duration::from_secs(2)))
+            .unwrap();
+        c.flush(1);
+        c.run_until(now + Duration::from_secs(3));
+        let r = key_responses(&c, 1, id);
+        assert_eq!(r.len(), 4, "{op:?}: every node answered");
+        assert!(r.iter().all(|r| r.ok), "{op:?}: {r:?}");
+        assert!(c.converged(), "{op:?}: nobody lost during the rotation");
+    }
+    let now = c.now;
+    let id = c
+        .node(0)
+        .key_query(now, KeyOp::List, None, Some(Duration::from_secs(2)))
+        .unwrap();
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(3));
+    let r = key_responses(&c, 0, id);
+    assert_eq!(r.len(), 4);
+    assert!(r.iter().all(|r| r.keys == [[2; KEY_BYTES]]), "{r:?}");
+    // Removing the primary fails everywhere and says why.
+    let now = c.now;
+    let id = c
+        .node(0)
+        .key_query(now, KeyOp::Remove, Some(&new), Some(Duration::from_secs(2)))
+        .unwrap();
+    c.flush(0);
+    c.run_until(now + Duration::from_secs(3));
+    let r = key_responses(&c, 0, id);
+    assert!(
+        r.iter().all(|r| !r.ok && r.error.contains("primary")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn key_queries_need_encryption_and_are_refused_in_plaintext() {
+    let mut n = lone(Config::lan());
+    let t = Instant::from_secs(1);
+    assert_eq!(
+        n.key_query(t, KeyOp::List, None, None),
+        Err(CommandError::EncryptionDisabled)
+    );
+    n.set_keyring(Some(ring(1)));
+    assert_eq!(
+        n.key_query(t, KeyOp::Install, None, None),
+        Err(CommandError::InvalidKey)
+    );
+    n.set_accept_plaintext(true);
+    // An attacker's plaintext query trying to install its key.
+    let q = Message::Query(wire::Query {
+        ltime: 1,
+        id: 7,
+        from: "evil",
+        from_addr: wire::WireAddr::V4([10, 9, 9, 9], 7946),
+        filters: vec![],
+        request_ack: false,
+        relay_factor: 0,
+        timeout_ms: 1000,
+        name: "_hearsay_key_install",
+        payload: &[6; KEY_BYTES],
+    });
+    n.handle_datagram(t, addr(1), &packet(&[q])).unwrap();
+    assert_eq!(
+        n.keyring().unwrap().keys().len(),
+        1,
+        "no key installed from plaintext"
+    );
+    assert_eq!(
+        n.pending_broadcasts_of(BroadcastClass::Query),
+        1,
+        "re-gossiped sealed only"
+    );
+}
