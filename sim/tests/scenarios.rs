@@ -250,8 +250,10 @@ fn lifeguard_gives_far_fewer_false_positives_than_plain_swim_with_stressed_membe
     );
 }
 
-/// Draws a random fault schedule from `seed` (10–60 s), heals everything at 60 s and checks
-/// that the cluster converges and keeps its invariants. Returns the world and a description.
+/// Draws a random fault schedule (with user events and queries) from `seed` (10–60 s),
+/// heals everything at 60 s and checks that the cluster converges and keeps its invariants
+/// (incarnations, Lamport clocks never going back, each broadcast delivered at most once per
+/// node life, queues within caps). Returns the world and a description.
 fn swarm_run(seed: u64) -> (World, String) {
     let mut rng = seed;
     let mut next = move |m: u64| {
@@ -264,7 +266,7 @@ fn swarm_run(seed: u64) -> (World, String) {
     for _ in 0..(2 + next(4)) {
         let from = secs(10 + next(40));
         let until = from + secs(5 + next(20)).min(secs(60) - from);
-        let f = match next(6) {
+        let f = match next(8) {
             0 => PlannedFault::Crash {
                 count: 1 + next(2) as u32,
                 at: from,
@@ -286,6 +288,14 @@ fn swarm_run(seed: u64) -> (World, String) {
             },
             4 => PlannedFault::Loss {
                 loss: next(30) as f64 / 100.0,
+                at: from,
+            },
+            5 => PlannedFault::Event {
+                name: None,
+                at: from,
+            },
+            6 => PlannedFault::Query {
+                name: None,
                 at: from,
             },
             _ => PlannedFault::Leave { count: 1, at: from },
