@@ -327,11 +327,7 @@ async fn start(args: AgentArgs, mut settings: Settings) -> Result<i32, String> {
                     node.halt().await;
                 }
             }
-            if let Some(s) = &agent.snapshot {
-                if let Ok(mut s) = s.lock() {
-                    let _ = s.append(Record::Leave(true));
-                }
-            }
+            with_snapshot(&agent, |s| s.append(Record::Leave(true)));
             0
         }
         Exit::Halt => {
@@ -345,13 +341,7 @@ async fn start(args: AgentArgs, mut settings: Settings) -> Result<i32, String> {
         }
     };
     record_clocks(&agent).await;
-    if let Some(s) = &agent.snapshot {
-        if let Ok(mut s) = s.lock() {
-            if let Err(e) = s.sync() {
-                tracing::warn!("cannot write the snapshot: {e}");
-            }
-        }
-    }
+    with_snapshot(&agent, Snapshot::sync);
     tracing::info!("agent stopped");
     Ok(code)
 }
@@ -464,23 +454,24 @@ async fn snapshot_ticker(agent: Arc<Agent>) {
     loop {
         tick.tick().await;
         record_clocks(&agent).await;
-        if let Some(snap) = &agent.snapshot {
-            if let Ok(mut s) = snap.lock() {
-                if let Err(e) = s.flush() {
-                    tracing::warn!("cannot write the snapshot: {e}");
-                }
-            }
-        }
+        with_snapshot(&agent, Snapshot::flush);
     }
 }
 
 fn snapshot_append(agent: &Agent, r: Record) {
-    if let Some(snap) = &agent.snapshot {
-        if let Ok(mut s) = snap.lock() {
-            if let Err(e) = s.append(r) {
-                tracing::warn!("cannot write the snapshot: {e}");
-            }
-        }
+    with_snapshot(agent, |s| s.append(r));
+}
+
+/// Runs `f` on the snapshot, if there is one; write errors are logged, never fatal.
+fn with_snapshot(agent: &Agent, f: impl FnOnce(&mut Snapshot) -> std::io::Result<()>) {
+    let Some(snap) = &agent.snapshot else {
+        return;
+    };
+    let Ok(mut s) = snap.lock() else {
+        return;
+    };
+    if let Err(e) = f(&mut s) {
+        tracing::warn!("cannot write the snapshot: {e}");
     }
 }
 
@@ -782,7 +773,9 @@ fn compile(what: &str, pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|e| format!("invalid {what} filter '{pattern}': {e}"))
 }
 
+/// Serf matches member filters against the whole value.
 fn compile_anchored(what: &str, pattern: &str) -> Result<regex::Regex, String> {
+    compile(what, pattern)?;
     compile(what, &format!("^(?:{pattern})$"))
 }
 
@@ -1025,12 +1018,11 @@ async fn handle_inner(
                         if !stream_matches(&spec, &e) {
                             continue;
                         }
-                        if let Some(v) = event_json(&e) {
-                            if let Err(mpsc::error::TrySendError::Closed(_)) =
+                        if let Some(v) = event_json(&e)
+                            && let Err(mpsc::error::TrySendError::Closed(_)) =
                                 tx.try_send(Response::event(seq, v))
-                            {
-                                return Ok(json!({}));
-                            }
+                        {
+                            return Ok(json!({}));
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {

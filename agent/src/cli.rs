@@ -369,9 +369,9 @@ fn long_names() -> Vec<String> {
 }
 
 /// Rewrites Serf's single-dash long flags (`-node=a`, `-node a`) to clap's `--node`.
-/// Only names that some subcommand knows are rewritten, single letters are left alone
-/// (`-h`), and nothing after `--` is touched, so payloads that start with a dash survive
-/// when written after `--`.
+/// Names of two or more characters are rewritten (so an unknown `-bogus` is reported by
+/// name), single letters are left alone (`-h`), and nothing after `--` is touched, so
+/// payloads that start with a dash survive when written after `--`.
 pub fn normalise_args<I: IntoIterator<Item = OsString>>(args: I) -> Vec<OsString> {
     let known = long_names();
     let mut out = Vec::new();
@@ -391,12 +391,15 @@ pub fn normalise_args<I: IntoIterator<Item = OsString>>(args: I) -> Vec<OsString
             continue;
         }
         if let Some(rest) = s.strip_prefix('-') {
-            if !rest.starts_with('-') && rest.len() > 1 {
-                let name = rest.split('=').next().unwrap_or(rest);
-                if known.iter().any(|k| k == name) {
-                    out.push(OsString::from(format!("-{s}")));
-                    continue;
-                }
+            let name = rest.split('=').next().unwrap_or(rest);
+            // Known names, and anything shaped like a long flag, so an unknown `-bogus` is
+            // reported by its name rather than as the short flag `-b`.
+            let flag_shaped = name.len() > 1
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !rest.starts_with('-') && (known.iter().any(|k| k == name) || flag_shaped) {
+                out.push(OsString::from(format!("-{s}")));
+                continue;
             }
         }
         out.push(arg);
@@ -439,10 +442,10 @@ mod tests {
     }
 
     #[test]
-    fn short_flags_unknown_names_and_args_after_double_dash_are_kept() {
+    fn short_flags_numbers_and_args_after_double_dash_are_kept() {
         assert_eq!(
-            norm(&["hearsay", "event", "-h", "-bogus", "--", "-node"]),
-            ["hearsay", "event", "-h", "-bogus", "--", "-node"]
+            norm(&["hearsay", "event", "-h", "-5", "-bogus", "--", "-node"]),
+            ["hearsay", "event", "-h", "-5", "--bogus", "--", "-node"]
         );
         assert_eq!(norm(&["hearsay", "-version"]), ["hearsay", "--version"]);
     }

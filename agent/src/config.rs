@@ -445,10 +445,8 @@ impl FileConfig {
         if handler_timeout.is_zero() {
             return Err("invalid handler_timeout: must be above zero".into());
         }
-        for (k, _) in &self.tags {
-            if k.is_empty() {
-                return Err("invalid tag: empty key".into());
-            }
+        if self.tags.keys().any(String::is_empty) {
+            return Err("invalid tag: empty key".into());
         }
         if self.rpc_auth.as_deref().is_some_and(|t| t.contains('\n')) {
             return Err("invalid rpc_auth: must be one line".into());

@@ -87,8 +87,8 @@ pub struct HandlerSpec {
 
 impl HandlerSpec {
     /// Parses Serf's forms: `script`, `member-join=script`, `member-join,user:deploy=script`.
-    /// A prefix before `=` that is not a list of event names is treated as part of the
-    /// script when it contains spaces (`FOO=1 ./run.sh`); otherwise it is an error.
+    /// A prefix before `=` made of lower-case words (`member-jion=x`) must be a list of
+    /// event names; anything else (`FOO=1 ./run.sh`) is part of the script.
     ///
     /// # Errors
     /// One line naming the bad event type.
@@ -98,7 +98,14 @@ impl HandlerSpec {
             return Err("invalid event_handler '': empty".into());
         }
         if let Some((filters, script)) = spec.split_once('=') {
-            let looks_like_filter = !filters.contains(char::is_whitespace);
+            // `member-jion=x` is a typo worth reporting; `FOO=1 ./run.sh` is a script.
+            let looks_like_filter = filters.split(',').all(|f| {
+                let kind = f.trim().split(':').next().unwrap_or_default();
+                !kind.is_empty()
+                    && kind
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '-' || c == '*')
+            });
             if looks_like_filter {
                 let mut parsed = Vec::new();
                 for f in filters.split(',') {
@@ -447,10 +454,10 @@ impl Runner {
         }
         let q = event.queue();
         let name = event.event_name().to_owned();
-        if let Some(tx) = self.queues.get(q) {
-            if tx.try_send(Job { event, scripts }).is_err() {
-                tracing::warn!(event = %name, "handler queue full; event not handled");
-            }
+        if let Some(tx) = self.queues.get(q)
+            && tx.try_send(Job { event, scripts }).is_err()
+        {
+            tracing::warn!(event = %name, "handler queue full; event not handled");
         }
     }
 }
@@ -487,11 +494,11 @@ async fn worker(
                 Err(e) => tracing::error!(%event, script, error = %e, "handler failed to start"),
                 Ok(out) => {
                     log_outcome(event, script, &out);
-                    if let (Some(id), false) = (query_id, responded) {
-                        if !out.timed_out {
-                            responder.respond(id, out.stdout);
-                            responded = true;
-                        }
+                    if let (Some(id), false) = (query_id, responded)
+                        && !out.timed_out
+                    {
+                        responder.respond(id, out.stdout);
+                        responded = true;
                     }
                 }
             }

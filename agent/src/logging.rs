@@ -3,6 +3,7 @@
 //! watching.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::time::SystemTime;
 
 use tokio::sync::broadcast;
@@ -35,6 +36,7 @@ pub fn init(level: Level, json: bool) -> LogTap {
     let text = (!json).then(|| {
         fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .with_filter(filter)
     });

@@ -42,12 +42,7 @@ fn main() {
                     // One clear line naming the flag, as Serf's CLI does, plus a pointer to
                     // the help.
                     let text = e.render().to_string();
-                    let first = text
-                        .lines()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("invalid arguments")
-                        .trim_start_matches("error: ");
-                    eprintln!("hearsay: {first} (see `hearsay --help`)");
+                    eprintln!("hearsay: {} (see `hearsay --help`)", one_line(&text));
                     std::process::exit(1);
                 }
             }
@@ -68,4 +63,21 @@ fn main() {
         Command::Version => commands::version(),
     };
     std::process::exit(code);
+}
+
+/// clap's error text up to its usage block, on one line.
+fn one_line(text: &str) -> String {
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    let joined = parts.join(" ");
+    let joined = joined.trim_start_matches("error: ");
+    if joined.is_empty() {
+        "invalid arguments".to_owned()
+    } else {
+        joined.to_owned()
+    }
 }
