@@ -30,7 +30,7 @@ impl<R: RngCore> Node<R> {
         let ltime = self.serf.member_clock.increment();
         let name = self.local_entry().name.clone();
         if let Some(e) = self.members.get_mut(self.local_slot) {
-            e.status_ltime = ltime;
+            e.status_ltime = crate::member::ltime32(ltime);
         }
         let msg = Message::Intent(wire::Intent {
             kind,
@@ -86,10 +86,10 @@ impl<R: RngCore> Node<R> {
         let Some(e) = self.members.get_mut(slot) else {
             return Ok(());
         };
-        if ltime <= e.status_ltime {
+        if crate::member::ltime32(ltime) <= e.status_ltime {
             return Ok(());
         }
-        e.status_ltime = ltime;
+        e.status_ltime = crate::member::ltime32(ltime);
         let state = e.state;
         if slot == self.local_slot {
             if i.kind == IntentKind::Leave && self.status == LocalStatus::Alive {

@@ -63,10 +63,18 @@ pub(crate) struct Entry {
     pub tags: Option<Box<[u8]>>,
     pub state_change: Instant,
     /// Latest join/leave intent time seen for this member (Serf's status ltime).
-    pub status_ltime: LamportTime,
+    /// Stored in 32 bits to keep the entry at 80 bytes: the member clock only moves on
+    /// intents (joins after a leave, leaves, force-leaves), so it saturates long after any
+    /// real cluster's lifetime.
+    pub status_ltime: u32,
     pub addr: WireAddr,
     pub incarnation: Incarnation,
     pub state: MemberState,
+}
+
+/// A Lamport time in an entry's 32-bit field (saturating).
+pub(crate) fn ltime32(t: LamportTime) -> u32 {
+    u32::try_from(t.0).unwrap_or(u32::MAX)
 }
 
 impl Entry {
@@ -245,7 +253,14 @@ impl Table {
         let slots = self.slots.capacity() * core::mem::size_of::<Option<Entry>>();
         let names: usize = self
             .iter()
-            .map(|(_, e)| e.name.as_str().len().max(16) + e.tags.as_ref().map_or(0, |t| t.len()))
+            .map(|(_, e)| {
+                let name = if e.name.is_heap_allocated() {
+                    e.name.as_str().len().max(16)
+                } else {
+                    0
+                };
+                name + e.tags.as_ref().map_or(0, |t| t.len())
+            })
             .sum();
         let index = self.index.capacity() * (core::mem::size_of::<u32>() + 1);
         slots + names + index + self.free.capacity() * 4
@@ -261,7 +276,7 @@ mod tests {
             name: NodeName::new(name).unwrap_or_else(|_| unreachable!()),
             tags: None,
             state_change: Instant::ZERO,
-            status_ltime: LamportTime(0),
+            status_ltime: 0,
             addr: WireAddr::V4([127, 0, 0, 1], 7946),
             incarnation: Incarnation(0),
             state: MemberState::Alive,

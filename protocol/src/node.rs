@@ -12,7 +12,6 @@ use crate::broadcast::{BroadcastClass, Broadcasts};
 use crate::config::Config;
 use crate::error::{CommandError, ConfigError, DecodeError, InboundError};
 use crate::event::Event;
-use crate::lamport::LamportTime;
 use crate::member::{Entry, MemberRef, MemberState, Table};
 use crate::probe::{Probe, Relay};
 use crate::serf::Serf;
@@ -173,7 +172,7 @@ impl<R: RngCore> Node<R> {
             name: identity.name,
             tags: (!tags.is_empty()).then(|| tags.into_boxed_slice()),
             state_change: now,
-            status_ltime: LamportTime(0),
+            status_ltime: 0,
             addr: local_addr,
             incarnation: identity.incarnation,
             state: MemberState::Alive,

@@ -16,7 +16,6 @@ use rand_core::RngCore;
 
 use crate::error::InboundError;
 use crate::event::Event;
-use crate::lamport::LamportTime;
 use crate::member::{Entry, MemberState, name_hash};
 use crate::node::{LocalStatus, Node};
 use crate::suspicion::{Suspicion, suspicion_timeout};
@@ -119,7 +118,9 @@ impl<R: RngCore> Node<R> {
                 name,
                 tags: (!a.tags.is_empty()).then(|| a.tags.into()),
                 state_change: now,
-                status_ltime: intent.as_ref().map_or(LamportTime(0), |i| i.ltime),
+                status_ltime: intent
+                    .as_ref()
+                    .map_or(0, |i| crate::member::ltime32(i.ltime)),
                 addr: a.addr,
                 incarnation: inc,
                 state: MemberState::Failed,

@@ -15,10 +15,19 @@ pub const NODE_NAME_BYTES_MAX: usize = 128;
 /// A member's unique name in the cluster: 1 to [`NODE_NAME_BYTES_MAX`] bytes of UTF-8
 /// without control characters.
 ///
-/// Stored as a boxed `str` (16 bytes plus the text) because the member table holds one per
-/// known member.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeName(Box<str>);
+/// The member table holds one per known member, so names of up to 22 bytes (most names)
+/// are stored inline in the value's 24 bytes; longer ones on the heap.
+#[derive(Clone)]
+pub struct NodeName(Repr);
+
+/// Inline capacity in bytes.
+const INLINE_BYTES: usize = 22;
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE_BYTES] },
+    Heap(Box<str>),
+}
 
 impl NodeName {
     /// Checks and wraps a name.
@@ -27,10 +36,18 @@ impl NodeName {
     /// [`CommandError::InvalidName`] when the name is empty, too long or has control
     /// characters.
     pub fn new(name: &str) -> Result<Self, CommandError> {
-        if Self::is_valid(name) {
-            Ok(Self(name.into()))
+        if !Self::is_valid(name) {
+            return Err(CommandError::InvalidName);
+        }
+        if name.len() <= INLINE_BYTES {
+            let mut buf = [0u8; INLINE_BYTES];
+            buf[..name.len()].copy_from_slice(name.as_bytes());
+            Ok(Self(Repr::Inline {
+                len: name.len() as u8,
+                buf,
+            }))
         } else {
-            Err(CommandError::InvalidName)
+            Ok(Self(Repr::Heap(name.into())))
         }
     }
 
@@ -40,19 +57,56 @@ impl NodeName {
 
     /// The name as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Built from a `&str` cut at its own length, so always valid UTF-8.
+            Repr::Inline { len, buf } => {
+                core::str::from_utf8(&buf[..usize::from(*len)]).unwrap_or("")
+            }
+            Repr::Heap(s) => s,
+        }
+    }
+
+    /// Whether the name lives on the heap (longer than 22 bytes).
+    pub fn is_heap_allocated(&self) -> bool {
+        matches!(self.0, Repr::Heap(_))
+    }
+}
+
+impl PartialEq for NodeName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for NodeName {}
+
+impl PartialOrd for NodeName {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NodeName {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl core::hash::Hash for NodeName {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Debug for NodeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for NodeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -65,7 +119,7 @@ impl TryFrom<&str> for NodeName {
 
 impl AsRef<str> for NodeName {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
@@ -206,10 +260,26 @@ mod tests {
         assert!(NodeName::new("a\nb").is_err());
         assert!(NodeName::new(&"x".repeat(NODE_NAME_BYTES_MAX + 1)).is_err());
         assert!(NodeName::new(&"x".repeat(NODE_NAME_BYTES_MAX)).is_ok());
+        assert_eq!(core::mem::size_of::<NodeName>(), 24);
         assert_eq!(
             NodeName::new("web-1").map(|n| n.as_str().len()).ok(),
             Some(5)
         );
+    }
+
+    #[test]
+    fn short_names_are_inline_long_ones_on_the_heap_and_both_compare_as_text() {
+        let short = NodeName::new("web-frontend-0001").unwrap_or_else(|_| unreachable!());
+        let long =
+            NodeName::new("a-much-longer-node-name-than-inline").unwrap_or_else(|_| unreachable!());
+        let edge = NodeName::new(&"é".repeat(11)).unwrap_or_else(|_| unreachable!());
+        assert!(
+            !short.is_heap_allocated() && long.is_heap_allocated() && !edge.is_heap_allocated()
+        );
+        assert_eq!(short.as_str(), "web-frontend-0001");
+        assert_eq!(edge.as_str(), "é".repeat(11));
+        assert!(long < short, "ordered as text, whatever the storage");
+        assert_eq!(short.clone(), short);
     }
 
     #[test]
