@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_lite::Stream;
-use hearsay_protocol::{Event, LamportTime, Member, NodeName, QueryId, QueryParams, Tags};
+use hearsay_protocol::{
+    Event, KeyOp, Keyring, LamportTime, Member, NodeName, QueryId, QueryParams, SecretKey, Tags,
+};
 use std::time::Duration;
 
 use crate::Error;
@@ -250,6 +252,72 @@ impl Hearsay {
         let payload = payload.to_vec();
         self.request(|reply| Command::Respond { id, payload, reply })
             .await
+    }
+
+    /// Runs a key operation on every node through a sealed internal query (Serf's
+    /// `keys -install/-use/-remove/-list`). The stream yields each node's answer as a
+    /// [`QueryReply::Response`] whose payload decodes with
+    /// [`KeyResponse::decode`](hearsay_protocol::KeyResponse::decode), until `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Command`] without encryption or without a key for install/use/remove;
+    /// [`Error::Stopped`].
+    pub async fn key_query(
+        &self,
+        op: KeyOp,
+        key: Option<SecretKey>,
+        timeout: Option<Duration>,
+    ) -> Result<QueryResponses, Error> {
+        let (replies, rx) = async_channel::bounded(self.inner.subscriber_capacity.max(1));
+        let id = self
+            .request(|reply| Command::KeyQuery {
+                op,
+                key,
+                timeout,
+                replies,
+                reply,
+            })
+            .await?;
+        Ok(QueryResponses {
+            id,
+            replies: Box::pin(rx),
+        })
+    }
+
+    /// Installs (or with `None` removes) this node's keyring: packets are then sealed with
+    /// its primary key and opened with any of its keys.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`].
+    pub async fn set_keyring(&self, keyring: Option<Keyring>) -> Result<(), Error> {
+        self.request(|reply| Command::SetKeyring { keyring, reply })
+            .await
+    }
+
+    /// This node's keyring (to persist it after a rotation).
+    ///
+    /// # Errors
+    /// [`Error::Stopped`].
+    pub async fn keyring(&self) -> Result<Option<Keyring>, Error> {
+        self.request(|reply| Command::Keyring { reply }).await
+    }
+
+    /// Changes the plaintext switches used while turning encryption on in a live cluster
+    /// (`None` leaves a switch as it is).
+    ///
+    /// # Errors
+    /// [`Error::Stopped`].
+    pub async fn set_plaintext(
+        &self,
+        accept: Option<bool>,
+        send: Option<bool>,
+    ) -> Result<(), Error> {
+        self.request(|reply| Command::SetPlaintext {
+            accept,
+            send,
+            reply,
+        })
+        .await
     }
 
     /// Leaves gracefully, waits for the leave to spread (bounded by

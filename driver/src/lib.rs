@@ -96,12 +96,13 @@ pub fn start(
         io_timeout: options.driver.stream_io_timeout,
         inbound_max: options.driver.inbound_streams_max,
     };
-    let node = Node::new(
+    let mut node = Node::new(
         config,
         identity,
         ChaCha8Rng::from_os_rng(),
         clock.to_core(runtime.now()),
     )?;
+    node.set_keyring(options.keyring.clone());
 
     udp.set_nonblocking(true)?;
     tcp.set_nonblocking(true)?;

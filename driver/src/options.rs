@@ -82,6 +82,9 @@ pub struct NodeOptions {
     pub incarnation: Option<Incarnation>,
     /// Driver limits and timeouts.
     pub driver: DriverConfig,
+    /// Encryption keys: with a keyring the node seals everything it sends (see
+    /// `Config::send_plaintext` / `accept_plaintext` for turning it on in a live cluster).
+    pub keyring: Option<hearsay_protocol::Keyring>,
 }
 
 impl NodeOptions {
@@ -97,6 +100,7 @@ impl NodeOptions {
             tags: Tags::new(),
             incarnation: None,
             driver: DriverConfig::default(),
+            keyring: None,
         })
     }
 
@@ -111,6 +115,13 @@ impl NodeOptions {
     #[must_use]
     pub fn tags(mut self, tags: Tags) -> Self {
         self.tags = tags;
+        self
+    }
+
+    /// Sets the keyring (encryption on from the start).
+    #[must_use]
+    pub fn keyring(mut self, keyring: hearsay_protocol::Keyring) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 

@@ -20,9 +20,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_lite::Stream;
-use hearsay_protocol::wire::{self, Message};
 use hearsay_protocol::{
-    Channel, Event, Instant, LamportTime, Member, Node, QueryId, QueryParams, Tags, Transmit,
+    Channel, Event, Instant, KeyOp, Keyring, LamportTime, Member, Node, QueryId, QueryParams,
+    SecretKey, Tags, Transmit,
 };
 use rand_chacha::ChaCha8Rng;
 
@@ -91,6 +91,25 @@ pub(crate) enum Command {
     Respond {
         id: QueryId,
         payload: Vec<u8>,
+        reply: Reply<()>,
+    },
+    KeyQuery {
+        op: KeyOp,
+        key: Option<SecretKey>,
+        timeout: Option<Duration>,
+        replies: async_channel::Sender<QueryReply>,
+        reply: Reply<QueryId>,
+    },
+    SetKeyring {
+        keyring: Option<Keyring>,
+        reply: Reply<()>,
+    },
+    Keyring {
+        reply: Reply<Option<Keyring>>,
+    },
+    SetPlaintext {
+        accept: Option<bool>,
+        send: Option<bool>,
         reply: Reply<()>,
     },
     Shutdown {
@@ -348,6 +367,39 @@ impl Driver {
                 let result = self.node.respond(now, id, &payload);
                 let _ = reply.try_send(result.map_err(Error::from));
             }
+            Command::KeyQuery {
+                op,
+                key,
+                timeout,
+                replies,
+                reply,
+            } => {
+                let result = self.node.key_query(now, op, key.as_ref(), timeout);
+                if let Ok(id) = result {
+                    self.queries.insert(id, replies);
+                }
+                let _ = reply.try_send(result.map_err(Error::from));
+            }
+            Command::SetKeyring { keyring, reply } => {
+                self.node.set_keyring(keyring);
+                let _ = reply.try_send(Ok(()));
+            }
+            Command::Keyring { reply } => {
+                let _ = reply.try_send(Ok(self.node.keyring().cloned()));
+            }
+            Command::SetPlaintext {
+                accept,
+                send,
+                reply,
+            } => {
+                if let Some(on) = accept {
+                    self.node.set_accept_plaintext(on);
+                }
+                if let Some(on) = send {
+                    self.node.set_send_plaintext(on);
+                }
+                let _ = reply.try_send(Ok(()));
+            }
             Command::Halt => return true,
         }
         false
@@ -396,14 +448,14 @@ impl Driver {
         self.counters
             .stream_frames_received
             .fetch_add(1, Ordering::Relaxed);
-        if !self.joins.is_empty() {
-            self.note_push_pull_reply(&inbound.frame);
-        }
-        if self
+        let rejected = self
             .node
             .handle_stream(now, inbound.from, &inbound.frame)
-            .is_err()
-        {
+            .is_err();
+        while let Some(source) = self.node.poll_push_pull_reply() {
+            self.note_push_pull_reply(source);
+        }
+        if rejected {
             self.counters
                 .stream_frames_rejected
                 .fetch_add(1, Ordering::Relaxed);
@@ -413,18 +465,8 @@ impl Driver {
     /// Marks the seed a push-pull reply came from as answered. The reply names the peer's
     /// advertise address, which is usually the seed address we dialled; if not (a seed
     /// given by another name), it is credited to the first seed still waiting.
-    fn note_push_pull_reply(&mut self, frame: &[u8]) {
-        let Ok(packet) = wire::decode_packet(frame, self.limits.frame_bytes_max) else {
-            return;
-        };
-        for msg in packet.messages() {
-            let Ok(Message::PushPull(p)) = msg else {
-                continue;
-            };
-            if !p.reply {
-                continue;
-            }
-            let source = SocketAddr::from(p.source_addr);
+    fn note_push_pull_reply(&mut self, source: SocketAddr) {
+        {
             for join in &mut self.joins {
                 let exact = join
                     .seeds

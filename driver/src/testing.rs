@@ -77,6 +77,7 @@ macro_rules! adapter_tests {
             dead_driver_gives_an_error_not_a_hang,
             user_event_reaches_every_node,
             query_gets_every_response,
+            encrypted_cluster_rotates_keys_and_refuses_outsiders,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -650,4 +651,70 @@ impl AsyncUdpSocket for DeafSocket {
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }
+}
+
+/// Three nodes with a shared key form a cluster, rotate to a new key through sealed key
+/// queries, and a node without the key cannot join.
+pub async fn encrypted_cluster_rotates_keys_and_refuses_outsiders(h: &'static dyn Harness) {
+    use hearsay_protocol::{KeyOp, KeyResponse, Keyring, SecretKey};
+    let rt = h.runtime();
+    let bind: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let old = SecretKey::new([1; 32]);
+    let new = SecretKey::new([2; 32]);
+    let names = ["a", "b", "c"];
+    let nodes: Vec<Hearsay> = names
+        .iter()
+        .map(|n| {
+            let options = NodeOptions::new(n, bind)
+                .expect("valid name")
+                .driver(fast_driver())
+                .keyring(Keyring::new(old.clone()));
+            h.start(fast_config(), options).expect("start")
+        })
+        .collect();
+    let seed = nodes[0].advertise_addr();
+    for n in &nodes[1..] {
+        assert_eq!(n.join(&[seed]).await.expect("join"), 1, "{}", h.name());
+    }
+    converge(&*rt, &nodes, &names).await;
+    for (op, key) in [
+        (KeyOp::Install, &new),
+        (KeyOp::Use, &new),
+        (KeyOp::Remove, &old),
+    ] {
+        let mut replies = nodes[0]
+            .key_query(op, Some(key.clone()), Some(Duration::from_secs(1)))
+            .await
+            .expect("key query");
+        let mut ok = 0;
+        while let Ok(Some(r)) = timeout(&*rt, Duration::from_secs(3), replies.next()).await {
+            if let QueryReply::Response { payload, .. } = r {
+                let r = KeyResponse::decode(&payload).expect("a key response");
+                assert!(r.ok, "{}: {op:?}: {}", h.name(), r.error);
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 3, "{}: {op:?} answered by every node", h.name());
+    }
+    for n in &nodes {
+        let ring = n.keyring().await.expect("keyring").expect("a keyring");
+        assert_eq!(ring.keys(), std::slice::from_ref(&new), "{}", h.name());
+    }
+    // An outsider without the key gets no answer to its join.
+    let outsider = start_node(h, "outsider");
+    assert!(
+        outsider.join(&[seed]).await.is_err(),
+        "{}: joined without the key",
+        h.name()
+    );
+    converge(&*rt, &nodes, &names).await;
+    for n in &nodes {
+        assert!(
+            !view(n).await.iter().any(|(name, _)| name == "outsider"),
+            "{}",
+            h.name()
+        );
+    }
+    outsider.halt().await;
+    stop_all(&nodes).await;
 }

@@ -148,6 +148,8 @@ pub struct Node<R> {
     pub(crate) send_plaintext: bool,
     /// The message being handled arrived sealed.
     pub(crate) inbound_sealed: bool,
+    /// Advertise addresses of peers that answered a push-pull, for `poll_push_pull_reply`.
+    pub(crate) push_pull_replies: VecDeque<SocketAddr>,
 }
 
 impl<R: RngCore> Node<R> {
@@ -213,6 +215,7 @@ impl<R: RngCore> Node<R> {
             accept_plaintext: config.accept_plaintext,
             send_plaintext: config.send_plaintext,
             inbound_sealed: false,
+            push_pull_replies: VecDeque::new(),
             config,
         };
         node.schedule_push_pull(now, true);
@@ -523,6 +526,14 @@ impl<R: RngCore> Node<R> {
             t = t.min(r.deadline());
         }
         Some(t)
+    }
+
+    /// The advertise address of the next peer that answered one of our push-pulls (a join,
+    /// a periodic exchange or a reconnect), oldest first. Lets an adapter tell when a join
+    /// succeeded without reading frames itself (they may be sealed). At most
+    /// `4 × SEEDS_MAX` are kept; older ones are dropped.
+    pub fn poll_push_pull_reply(&mut self) -> Option<SocketAddr> {
+        self.push_pull_replies.pop_front()
     }
 
     /// The next event for the application, oldest first.

@@ -145,6 +145,12 @@ impl<R: RngCore> Node<R> {
             }
         }
         let reply_to: SocketAddr = p.source_addr.into();
+        if p.reply {
+            if self.push_pull_replies.len() >= 4 * crate::node::SEEDS_MAX {
+                self.push_pull_replies.pop_front();
+            }
+            self.push_pull_replies.push_back(reply_to);
+        }
         if !p.reply {
             self.send_push_pull(now, reply_to, p.join, true);
         } else if self.stats.refutations > refutations {
