@@ -95,6 +95,16 @@ fn three_agents_join_run_user_events_once_and_answer_queries() {
     responders.sort();
     assert_eq!(responders, ["e1", "e2"]);
 
+    // Tags changed at run time reach the other members.
+    agents[0].ok(&["tags", "-set", "zone=z1", "-delete", "role"]);
+    assert!(
+        wait_until(WAIT, || agents[1]
+            .ok(&["members", "-name", "e1"])
+            .contains("zone=z1")),
+        "{}",
+        agents[1].ok(&["members"])
+    );
+
     // info and reachability work.
     let info = agents[0].ok(&["info"]);
     assert!(info.contains("name = e1"), "{info}");
@@ -349,6 +359,38 @@ fn bad_rpc_input_wrong_tokens_and_bad_flags_get_clear_errors() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+
+    // `monitor` streams log lines until stopped.
+    let mut s = TcpStream::connect(&a.rpc).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"{\"seq\":0,\"command\":\"handshake\",\"version\":1,\"auth\":\"s3cret\"}\n\
+          {\"seq\":1,\"command\":\"monitor\",\"log_level\":\"debug\"}\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("\"body\""), "{line}");
+    std::thread::sleep(Duration::from_millis(200));
+    a.ok(&["members", "-rpc-auth=s3cret"]);
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("\"seq\":1,\"event\":{\"log\""), "{line}");
+    s.write_all(b"{\"seq\":2,\"command\":\"stop\",\"stop_seq\":1}\n")
+        .unwrap();
+    let mut stopped = false;
+    for _ in 0..20 {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.contains("\"seq\":2,\"body\"") {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "monitor did not stop");
 
     // The agent survived all of it.
     assert_eq!(a.status_of("x1"), None, "needs the token");
