@@ -681,10 +681,14 @@ async fn serve(agent: Arc<Agent>, stream: TcpStream) {
                 let _ = tx
                     .send(Response::err(
                         0,
-                        format!("request line too long (limit {LINE_BYTES_MAX} bytes); closing"),
+                        format!("request line too long (limit {LINE_BYTES_MAX} bytes); skipped"),
                     ))
                     .await;
-                break;
+                // Discarded as it arrives: never buffered beyond the limit.
+                if rpc::skip_line(&mut reader).await.is_err() {
+                    break;
+                }
+                continue;
             }
             Err(LineError::NotUtf8) => {
                 let _ = tx.send(Response::err(0, "request is not UTF-8")).await;

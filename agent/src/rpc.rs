@@ -16,7 +16,8 @@
 //! Every request carries a `seq` the replies echo. A request ends with exactly one line that
 //! has `body` or `error`; streaming requests (`query`, `reachability`, `monitor`, `stream`)
 //! send any number of `event` lines first. `monitor` and `stream` run until the client
-//! sends `stop` with their `seq`, or disconnects. Lines are at most [`LINE_BYTES_MAX`].
+//! sends `stop` with their `seq`, or disconnects. Lines are at most [`LINE_BYTES_MAX`]; a
+//! longer one is answered with an error and skipped.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -303,6 +304,28 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
         .map_err(|_| LineError::NotUtf8)
 }
 
+/// Discards input up to and including the next newline (after a line that was too long).
+///
+/// # Errors
+/// [`LineError::Io`].
+pub async fn skip_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<(), LineError> {
+    loop {
+        let chunk = r
+            .fill_buf()
+            .await
+            .map_err(|e| LineError::Io(e.to_string()))?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if let Some(nl) = chunk.iter().position(|b| *b == b'\n') {
+            r.consume(nl + 1);
+            return Ok(());
+        }
+        let n = chunk.len();
+        r.consume(n);
+    }
+}
+
 /// A connected, handshaken client.
 pub struct Client {
     reader: BufReader<OwnedReadHalf>,
@@ -462,9 +485,15 @@ mod tests {
             );
             assert_eq!(read_line(&mut r, 10).await.unwrap(), None);
 
-            let long = vec![b'x'; 100];
+            let mut long = vec![b'x'; 100];
+            long.extend_from_slice(b"\nnext\n");
             let mut r = BufReader::with_capacity(8, long.as_slice());
             assert_eq!(read_line(&mut r, 50).await, Err(LineError::TooLong));
+            skip_line(&mut r).await.unwrap();
+            assert_eq!(
+                read_line(&mut r, 50).await.unwrap().as_deref(),
+                Some("next")
+            );
             let bad: &[u8] = b"\xff\xfe\n";
             let mut r = BufReader::new(bad);
             assert_eq!(read_line(&mut r, 50).await, Err(LineError::NotUtf8));
