@@ -1,0 +1,22 @@
+//! The agent's RPC request parser on arbitrary lines: never panics, and an accepted
+//! request's `seq` is the line's.
+#![no_main]
+
+use hearsay_fuzz::rpc;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(line) = std::str::from_utf8(data) else {
+        return;
+    };
+    match rpc::parse_request(line) {
+        Ok((seq, req)) => {
+            let _ = req.is_streaming();
+            let reply = rpc::Response::ok(seq, serde_json::Value::Null).to_line();
+            assert!(reply.ends_with('\n'));
+        }
+        Err((seq, msg)) => {
+            let _ = rpc::Response::err(seq, msg).to_line();
+        }
+    }
+});
