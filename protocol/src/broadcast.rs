@@ -281,7 +281,6 @@ impl BroadcastClass {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Broadcasts {
     queues: [BroadcastQueue; 4],
-    rotate: usize,
     packets: u64,
     rounds: u64,
 }
@@ -318,12 +317,38 @@ impl Broadcasts {
         self.queues.iter().map(|q| q.invalidated).sum()
     }
 
+    /// A new packet id.
+    pub fn new_packet(&mut self) -> u64 {
+        self.packets = self.packets.wrapping_add(1).max(1);
+        self.packets
+    }
+
+    /// Fills from one class only (the node interleaves the classes with its membership
+    /// news).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the packet filling state, passed through"
+    )]
+    pub fn fill_class(
+        &mut self,
+        class: BroadcastClass,
+        out: &mut Vec<u8>,
+        budget: usize,
+        limit: u32,
+        packet: u64,
+        round: u64,
+        sent: impl FnMut(MessageKind),
+    ) -> usize {
+        self.queues[class as usize].fill_packet(out, budget, limit, packet, round, sent)
+    }
+
     /// A new gossip round id: packets filled with the same round count one transmit.
     pub fn new_round(&mut self) -> u64 {
         self.rounds = self.rounds.wrapping_add(1).max(1);
         self.rounds
     }
 
+    #[cfg(test)]
     /// Fills up to `budget` bytes: an equal share per non-empty class, then leftovers.
     /// `round` groups the packets of one gossip round (`None`: a packet of its own).
     pub fn fill(
@@ -349,9 +374,9 @@ impl Broadcasts {
         for q in self.queues.iter_mut().filter(|q| !q.is_empty()) {
             used += q.fill_packet(out, share, limit, packet, round, &mut sent);
         }
-        self.rotate = (self.rotate + 1) % self.queues.len();
+        let rotate = (packet % 4) as usize;
         for i in 0..self.queues.len() {
-            let q = &mut self.queues[(self.rotate + i) % 4];
+            let q = &mut self.queues[(rotate + i) % 4];
             if budget - used < MESSAGE_BYTES_MIN {
                 break;
             }

@@ -16,7 +16,7 @@ use crate::time::Instant;
 
 impl<R: RngCore> Node<R> {
     pub(crate) fn gossip(&mut self, now: Instant) {
-        if self.broadcasts.is_empty() {
+        if self.broadcasts.is_empty() && self.news.is_empty() {
             return;
         }
         let local = self.local_slot;

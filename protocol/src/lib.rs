@@ -53,6 +53,7 @@ mod gossip;
 mod intent;
 mod lamport;
 mod member;
+mod news;
 mod node;
 mod probe;
 mod push_pull;

@@ -134,9 +134,13 @@ pub struct Node<R> {
     pub(crate) suspicions: BTreeMap<u32, Suspicion>,
     pub(crate) suspicion_timers: BTreeSet<(Instant, u32)>,
     pub(crate) broadcasts: Broadcasts,
+    /// Membership news (alive, suspect, dead, leave), by member.
+    pub(crate) news: crate::news::News,
     pub(crate) serf: Serf,
     /// The push-pull being merged answered our join.
     pub(crate) merging_join_reply: bool,
+    /// Which kind of news gets the leftover room of a packet first.
+    pub(crate) fill_rotation: usize,
     pub(crate) transmits: VecDeque<Outgoing>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) seeds: Vec<SocketAddr>,
@@ -203,8 +207,10 @@ impl<R: RngCore> Node<R> {
             suspicions: BTreeMap::new(),
             suspicion_timers: BTreeSet::new(),
             broadcasts: Broadcasts::default(),
+            news: crate::news::News::default(),
             serf: Serf::new(config.event_buffer_size, config.query_buffer_size),
             merging_join_reply: false,
+            fill_rotation: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             seeds: Vec::new(),
@@ -586,8 +592,9 @@ impl<R: RngCore> Node<R> {
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
         s.broadcasts_dropped_by_class = self.broadcasts.dropped();
+        s.broadcasts_dropped_by_class[BroadcastClass::Membership as usize] += self.news.dropped;
         s.broadcasts_dropped = s.broadcasts_dropped_by_class.iter().sum();
-        s.broadcasts_invalidated = self.broadcasts.invalidated();
+        s.broadcasts_invalidated = self.broadcasts.invalidated() + self.news.invalidated;
         s
     }
 
@@ -598,12 +605,16 @@ impl<R: RngCore> Node<R> {
 
     /// Broadcasts still waiting to be gossiped (all classes).
     pub fn pending_broadcasts(&self) -> usize {
-        self.broadcasts.len()
+        self.broadcasts.len() + self.news.len()
     }
 
     /// Broadcasts of one class still waiting to be gossiped.
     pub fn pending_broadcasts_of(&self, class: BroadcastClass) -> usize {
-        self.broadcasts.class_len(class)
+        if class == BroadcastClass::Membership {
+            self.news.len() + self.broadcasts.class_len(class)
+        } else {
+            self.broadcasts.class_len(class)
+        }
     }
 
     /// Outbound messages waiting for `poll_transmit`.
@@ -783,7 +794,9 @@ impl<R: RngCore> Node<R> {
         }
     }
 
-    /// Tops `buf` up with broadcasts; returns the bytes added.
+    /// Tops `buf` up with broadcasts; returns the bytes added. Fair filling: every kind of
+    /// news with something pending (membership, intents, queries, events) gets an equal
+    /// share of the room first, then the leftover goes round, starting from a rotating one.
     fn piggyback(&mut self, buf: &mut Vec<u8>, round: Option<u64>) -> usize {
         let overhead = if self.sealing() {
             crate::seal::SEAL_OVERHEAD
@@ -795,9 +808,127 @@ impl<R: RngCore> Node<R> {
             .packet_bytes_max
             .saturating_sub(buf.len() + overhead);
         let limit = self.retransmit_limit();
+        let round = round.unwrap_or_else(|| self.broadcasts.new_round());
+        let packet = self.broadcasts.new_packet();
+        let classes = BroadcastClass::ALL;
+        let active = classes
+            .iter()
+            .filter(|c| self.pending_broadcasts_of(**c) > 0)
+            .count();
+        if active == 0 {
+            return 0;
+        }
+        let share = budget / active;
+        let mut used = 0;
+        for class in classes {
+            if self.pending_broadcasts_of(class) > 0 {
+                used += self.fill_class(class, buf, share, limit, packet, round);
+            }
+        }
+        self.fill_rotation = (self.fill_rotation + 1) % classes.len();
+        for i in 0..classes.len() {
+            if budget - used < 8 {
+                break;
+            }
+            let class = classes[(self.fill_rotation + i) % classes.len()];
+            used += self.fill_class(class, buf, budget - used, limit, packet, round);
+        }
+        used
+    }
+
+    fn fill_class(
+        &mut self,
+        class: BroadcastClass,
+        buf: &mut Vec<u8>,
+        budget: usize,
+        limit: u32,
+        packet: u64,
+        round: u64,
+    ) -> usize {
+        if class == BroadcastClass::Membership {
+            return self.fill_news(buf, budget, limit, packet, round);
+        }
         let stats = &mut self.stats;
         self.broadcasts
-            .fill(buf, budget, limit, round, |k| stats.messages_out.bump(k))
+            .fill_class(class, buf, budget, limit, packet, round, |k| {
+                stats.messages_out.bump(k)
+            })
+    }
+
+    /// Encodes pending membership news from the member table into `buf`.
+    fn fill_news(
+        &mut self,
+        buf: &mut Vec<u8>,
+        mut budget: usize,
+        limit: u32,
+        packet: u64,
+        round: u64,
+    ) -> usize {
+        use crate::news::{FROM_SELF, News};
+        let mut taken: Vec<u32> = Vec::new();
+        let mut spent: Vec<u32> = Vec::new();
+        let mut added = 0;
+        let mut misses = 0;
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let local = self.local_slot;
+        for (slot, p) in self.news.iter() {
+            if budget < 8 || misses >= 64 {
+                break;
+            }
+            if News::is_spent(&p, limit, round) {
+                spent.push(slot);
+                continue;
+            }
+            if p.packet == packet as u32 && p.packet != 0 {
+                continue;
+            }
+            let Some(e) = self.members.get(slot) else {
+                spent.push(slot);
+                continue;
+            };
+            let from_slot = if p.from == FROM_SELF { local } else { p.from };
+            let from = self
+                .members
+                .get(from_slot)
+                .or_else(|| self.members.get(local))
+                .map_or("", |f| f.name.as_str());
+            let node = e.name.as_str();
+            let incarnation = e.incarnation.0;
+            let msg = match e.state {
+                MemberState::Alive => Self::alive_message(e),
+                MemberState::Suspect => Message::Suspect(wire::Suspect {
+                    node,
+                    incarnation,
+                    from,
+                }),
+                MemberState::Failed => Message::Dead(wire::Dead {
+                    node,
+                    incarnation,
+                    from,
+                }),
+                MemberState::Left => Message::Leave(wire::Leave { node, incarnation }),
+            };
+            scratch.clear();
+            wire::encode_message(&msg, &mut scratch);
+            let need = wire::framed_len(scratch.len());
+            if need > budget {
+                misses += 1;
+                continue;
+            }
+            wire::push_encoded(buf, &scratch);
+            self.stats.messages_out.bump(msg.kind());
+            budget -= need;
+            added += need;
+            taken.push(slot);
+        }
+        self.scratch = scratch;
+        for slot in spent {
+            self.news.retire(slot);
+        }
+        for slot in taken {
+            self.news.sent(slot, packet, round, limit);
+        }
+        added
     }
 
     /// `retransmit_mult × ⌈log10(N+1)⌉`; ⌈log10(N+1)⌉ is the digit count of N.
@@ -876,19 +1007,23 @@ impl<R: RngCore> Node<R> {
         self.queue_out(Outgoing::Stream { dst, frame, kind });
     }
 
-    /// Encodes `msg` and queues it as a broadcast about `key`.
+    /// Queues membership news about the member called `key` (the message itself is
+    /// rebuilt from the member table at send time; only a suspicion's or death's originator
+    /// is remembered).
     pub(crate) fn queue_broadcast(&mut self, key: &str, msg: &Message<'_>) {
-        let mut bytes = core::mem::take(&mut self.scratch);
-        bytes.clear();
-        wire::encode_message(msg, &mut bytes);
-        self.broadcasts.push(
-            BroadcastClass::Membership,
-            key,
-            msg.kind(),
-            bytes.as_slice().into(),
+        let Some(slot) = self.members.find(key) else {
+            return;
+        };
+        let from = match msg {
+            Message::Suspect(s) => self.members.find(s.from),
+            Message::Dead(d) => self.members.find(d.from),
+            _ => None,
+        };
+        self.news.push(
+            slot,
+            from.unwrap_or(crate::news::FROM_SELF),
             self.config.broadcast_queue_max,
         );
-        self.scratch = bytes;
         self.stats.broadcasts_queued += 1;
     }
 

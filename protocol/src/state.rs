@@ -422,6 +422,7 @@ impl<R: RngCore> Node<R> {
             self.live_count = self.live_count.saturating_sub(1);
         }
         self.gone.remove(&slot);
+        self.news.remove(slot);
         self.members.remove(slot);
         self.stats.reaped += 1;
         self.push_event(Event::MemberReap(m));

@@ -140,6 +140,21 @@ impl Tested {
             "the node believes itself {:?}",
             local.state()
         );
+        assert_eq!(
+            node.has_left(),
+            local.state() == MemberState::Left,
+            "has_left() vs the local member's state"
+        );
+        for m in node.members() {
+            let found = node
+                .member(m.name())
+                .map(|f| (f.addr(), f.state(), f.incarnation()));
+            assert_eq!(
+                found,
+                Some((m.addr(), m.state(), m.incarnation())),
+                "lookup by name"
+            );
+        }
         let inc = local.incarnation().0;
         assert!(
             inc >= self.incarnation,
@@ -659,11 +674,25 @@ fn apply(t: &mut Tested, now: &mut Instant, op: &Op) {
             mutation,
         } => {
             let bytes = packet(t, msgs, mutation);
-            let _ = if *stream {
+            let result = if *stream {
                 t.node.handle_stream(at, addr(*from), &bytes)
             } else {
                 t.node.handle_datagram(at, addr(*from), &bytes)
             };
+            // SWIM: an accusation against a live node at or above its incarnation is refuted
+            // with a higher one.
+            if let ([Msg::Suspect(n, accused, _) | Msg::Dead(n, accused, _)], Ok(())) =
+                (msgs.as_slice(), &result)
+                && matches!(mutation, Mutation::None)
+                && name(*n) == t.node.local().name()
+                && !t.node.has_left()
+            {
+                let inc = t.node.local().incarnation().0;
+                assert!(
+                    inc > *accused || inc == u32::MAX,
+                    "accused at {accused}, still at {inc}"
+                );
+            }
         }
         Op::Echo(i, m) => {
             if !t.sent.is_empty() {
