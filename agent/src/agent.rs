@@ -21,8 +21,8 @@ use std::time::Duration;
 use futures_lite::StreamExt;
 use hearsay_driver::QueryReply;
 use hearsay_tokio::protocol::{
-    Event, Instant as CoreInstant, Member, MemberCoalescer, MemberState, QueryId, QueryParams,
-    Tags, UserEventCoalescer,
+    Event, Instant as CoreInstant, KeyOp, Member, MemberCoalescer, MemberState, QueryId,
+    QueryParams, Tags, UserEventCoalescer,
 };
 use hearsay_tokio::{DriverConfig, Hearsay, NodeOptions};
 use serde_json::{Value, json};
@@ -38,6 +38,7 @@ use crate::handlers::{
 };
 use crate::logging::{self, LogTap};
 use crate::rpc::{self, LINE_BYTES_MAX, LineError, RPC_VERSION, Request, Response};
+use crate::security::{self, Security};
 use crate::snapshot::{Record, Snapshot};
 
 /// Most RPC connections served at once; more are answered with an error and closed.
@@ -72,6 +73,7 @@ struct Agent {
     exit: mpsc::Sender<Exit>,
     tags_update: tokio::sync::Mutex<()>,
     rpc_addr: SocketAddr,
+    security: Arc<Security>,
 }
 
 /// Runs `hearsay agent`; returns the process exit code.
@@ -192,10 +194,15 @@ async fn start(args: AgentArgs, mut settings: Settings) -> Result<i32, String> {
         None => (None, None),
     };
 
+    let (keyring, persisted) = security::initial_keyring(&settings)?;
+    let security = Arc::new(Security::new(&settings, keyring.as_ref(), persisted));
     let mut options = NodeOptions::new(&settings.node_name, settings.bind)
         .map_err(|e| format!("invalid node_name: {e}"))?
         .tags(to_tags(&settings.tags))
         .driver(DriverConfig::default());
+    if let Some(k) = keyring {
+        options = options.keyring(k);
+    }
     if let Some(a) = settings.advertise {
         options = options.advertise(a);
     }
@@ -228,6 +235,7 @@ async fn start(args: AgentArgs, mut settings: Settings) -> Result<i32, String> {
         exit: exit_tx,
         tags_update: tokio::sync::Mutex::new(()),
         rpc_addr,
+        security: security.clone(),
     });
 
     let runner = Runner::start(
@@ -245,6 +253,7 @@ async fn start(args: AgentArgs, mut settings: Settings) -> Result<i32, String> {
     if agent.snapshot.is_some() {
         tokio::spawn(snapshot_ticker(agent.clone()));
     }
+    tokio::spawn(security::watch(security.clone(), node.clone()));
 
     print_banner(&agent);
 
@@ -262,8 +271,9 @@ async fn start(args: AgentArgs, mut settings: Settings) -> Result<i32, String> {
             Err(e) => {
                 let _ = node.halt().await;
                 return Err(format!(
-                    "failed to join {}: {e}",
-                    settings.start_join.join(", ")
+                    "failed to join {}: {e}{}",
+                    settings.start_join.join(", "),
+                    join_hint(&e)
                 ));
             }
         }
@@ -311,10 +321,13 @@ async fn start(args: AgentArgs, mut settings: Settings) -> Result<i32, String> {
                 tracing::info!("caught SIGTERM");
                 break if settings.leave_on_terminate { Exit::Leave } else { Exit::Halt };
             }
-            _ = sighup.recv() => reload(&agent),
+            _ = sighup.recv() => reload(&agent).await,
             e = exit_rx.recv() => break e.unwrap_or(Exit::Halt),
         }
     };
+    if let Err(e) = agent.security.persist(&node).await {
+        tracing::error!("{e}");
+    }
     let code = match exit {
         Exit::Leave => {
             tracing::info!("gracefully leaving the cluster");
@@ -362,15 +375,37 @@ fn print_banner(agent: &Agent) {
     println!("         Bind addr: '{}'", agent.node.bound_addr());
     println!("    Advertise addr: '{}'", agent.node.advertise_addr());
     println!("          RPC addr: '{}'", agent.rpc_addr);
-    println!("         Encrypted: false");
+    println!("         Encrypted: {}", agent.security.encrypted());
+    println!(
+        "             Label: {}",
+        agent
+            .security
+            .label()
+            .map_or_else(|| "(none)".to_owned(), |l| format!("'{l}'"))
+    );
     println!("          Snapshot: {snapshot}");
     println!("           Profile: {profile}");
     println!("==> Log data will now stream in as it occurs:");
 }
 
-/// Re-reads config files and flags and swaps the handler list (SIGHUP).
-fn reload(agent: &Agent) {
-    match config::gather(&agent.args).and_then(|c| {
+/// Why a join may have found nobody, when it did.
+fn join_hint(e: &hearsay_driver::Error) -> &'static str {
+    if matches!(e, hearsay_driver::Error::JoinFailed) {
+        " (if the cluster encrypts gossip or has a label, check that -encrypt / -keyring-file \
+         and -label match the cluster's)"
+    } else {
+        ""
+    }
+}
+
+/// Re-reads config files and flags, swaps the handler list and applies the security
+/// settings (SIGHUP).
+async fn reload(agent: &Agent) {
+    let gathered = config::gather(&agent.args);
+    if let Ok(cfg) = &gathered {
+        agent.security.reload(&agent.node, cfg).await;
+    }
+    match gathered.and_then(|c| {
         c.event_handlers
             .iter()
             .map(|h| HandlerSpec::parse(h))
@@ -869,7 +904,7 @@ async fn handle_inner(
             } else {
                 node.join(&seeds).await
             }
-            .map_err(|e| format!("error joining {}: {e}", addrs.join(", ")))?;
+            .map_err(|e| format!("error joining {}: {e}{}", addrs.join(", "), join_hint(&e)))?;
             Ok(json!({ "num": n }))
         }
         Request::Leave {} => {
@@ -1094,8 +1129,12 @@ async fn handle_inner(
                     "query_time": stats.query_time.0,
                     "pending_broadcasts": stats.pending_broadcasts,
                     "incarnation": local.incarnation.0,
-                    "encrypted": false,
+                    "encrypted": agent.security.encrypted(),
                 },
+                "encryption": agent.security.info(
+                    n,
+                    node.keyring().await.ok().flatten().map_or(0, |k| k.keys().len()),
+                ),
                 "network": {
                     "bind": node.bound_addr().to_string(),
                     "advertise": node.advertise_addr().to_string(),
@@ -1122,6 +1161,25 @@ async fn handle_inner(
                 },
                 "tags": tags_map(&local.tags),
             }))
+        }
+        Request::InstallKey { key, timeout_ms } => {
+            let t = timeout_ms.map(Duration::from_millis);
+            security::key_command(&agent.security, node, KeyOp::Install, Some(&key), t).await
+        }
+        Request::UseKey { key, timeout_ms } => {
+            let t = timeout_ms.map(Duration::from_millis);
+            security::key_command(&agent.security, node, KeyOp::Use, Some(&key), t).await
+        }
+        Request::RemoveKey { key, timeout_ms } => {
+            let t = timeout_ms.map(Duration::from_millis);
+            security::key_command(&agent.security, node, KeyOp::Remove, Some(&key), t).await
+        }
+        Request::ListKeys { timeout_ms } => {
+            let t = timeout_ms.map(Duration::from_millis);
+            security::key_command(&agent.security, node, KeyOp::List, None, t).await
+        }
+        Request::SetPlaintext { accept, send } => {
+            agent.security.set_plaintext(node, accept, send).await
         }
     }
 }

@@ -55,6 +55,11 @@ pub enum Command {
     Reachability(ReachabilityArgs),
     /// Print the version of this binary and of the protocols it speaks.
     Version,
+    /// Print a new random encryption key (base64 of 32 bytes) for -encrypt.
+    Keygen,
+    /// Manage the cluster's encryption keys (every member), or this agent's plaintext
+    /// switches.
+    Keys(KeysArgs),
 }
 
 /// How to reach the agent.
@@ -200,6 +205,26 @@ pub struct AgentArgs {
     /// Longest a handler script may run before it is killed [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub handler_timeout: Option<String>,
+    /// Encrypt gossip with this key: base64 of 32 bytes (`hearsay keygen` makes one).
+    /// Ignored, with a warning, when the -keyring-file already exists.
+    #[arg(long, value_name = "KEY")]
+    pub encrypt: Option<String>,
+    /// Keyring file (JSON list of base64 keys, primary first): loaded at start, created
+    /// from -encrypt when missing, rewritten after every key change (mode 0600).
+    #[arg(long, value_name = "PATH")]
+    pub keyring_file: Option<PathBuf>,
+    /// Cluster label carried in every packet; packets with another label (or none) are
+    /// dropped, so two clusters never merge by accident.
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+    /// With encryption on, still accept plaintext packets (while turning encryption on in
+    /// a live cluster) [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub encrypt_accept_plaintext: Option<bool>,
+    /// With encryption on, still send plaintext packets (first step of turning encryption
+    /// on in a live cluster) [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub encrypt_send_plaintext: Option<bool>,
 }
 
 /// `hearsay members`.
@@ -347,6 +372,38 @@ pub struct ReachabilityArgs {
     /// Also list every member that acked.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub verbose: Option<bool>,
+}
+
+/// `hearsay keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// RPC connection.
+    #[command(flatten)]
+    pub rpc: RpcArgs,
+    /// Install a new key on every member (as a secondary key).
+    #[arg(long, value_name = "KEY")]
+    pub install: Option<String>,
+    /// Make an installed key the primary (encrypting) key on every member.
+    #[arg(long = "use", value_name = "KEY")]
+    pub use_key: Option<String>,
+    /// Remove a secondary key from every member.
+    #[arg(long, value_name = "KEY")]
+    pub remove: Option<String>,
+    /// List the keys installed on the members, with how many members hold each.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub list: Option<bool>,
+    /// This agent only: whether to accept plaintext packets (turning encryption on in a
+    /// live cluster).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub accept_plaintext: Option<bool>,
+    /// This agent only: whether to send plaintext packets (turning encryption on in a
+    /// live cluster).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub send_plaintext: Option<bool>,
+    /// How long to wait for the members' answers [default: computed from the cluster
+    /// size].
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 /// Every long flag name any subcommand knows, `help` and `version` included.

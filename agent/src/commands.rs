@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::cli::{
-    EventArgs, ForceLeaveArgs, Format, InfoArgs, JoinArgs, MembersArgs, MonitorArgs, QueryArgs,
-    ReachabilityArgs, RpcArgs, TagsArgs,
+    EventArgs, ForceLeaveArgs, Format, InfoArgs, JoinArgs, KeysArgs, MembersArgs, MonitorArgs,
+    QueryArgs, ReachabilityArgs, RpcArgs, TagsArgs,
 };
 use crate::config::{parse_duration, parse_level};
 use crate::rpc::{Client, RPC_VERSION, Request};
@@ -405,4 +405,137 @@ pub fn version() -> i32 {
     println!("RPC Protocol: {RPC_VERSION}");
     println!("Compatible with Serf's CLI and event handler scripts");
     0
+}
+
+/// `hearsay keygen`.
+pub fn keygen() -> i32 {
+    match crate::keyring::generate() {
+        Ok(k) => {
+            println!("{k}");
+            0
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    }
+}
+
+/// `hearsay keys`: a cluster-wide key operation (Serf's output), or this agent's
+/// plaintext switches.
+pub fn keys(a: KeysArgs) -> i32 {
+    block_on(async move {
+        let list = a.list.unwrap_or(false);
+        let ops = usize::from(a.install.is_some())
+            + usize::from(a.use_key.is_some())
+            + usize::from(a.remove.is_some())
+            + usize::from(list);
+        let switches = a.accept_plaintext.is_some() || a.send_plaintext.is_some();
+        if ops + usize::from(switches) != 1 {
+            return Err(
+                "keys needs exactly one of -install, -use, -remove, -list, or the \
+                        plaintext switches (-accept-plaintext, -send-plaintext)"
+                    .into(),
+            );
+        }
+        let timeout_ms = a
+            .timeout
+            .as_deref()
+            .map(|t| parse_duration("timeout", t))
+            .transpose()?
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        for k in [&a.install, &a.use_key, &a.remove].into_iter().flatten() {
+            crate::keyring::parse_key("key", k)?;
+        }
+        let mut c = connect(&a.rpc).await?;
+        if switches {
+            let body = c
+                .call(Request::SetPlaintext {
+                    accept: a.accept_plaintext,
+                    send: a.send_plaintext,
+                })
+                .await?;
+            println!(
+                "Plaintext switches: accept_plaintext={} send_plaintext={} (encrypted: {})",
+                str_of(&body, "accept_plaintext"),
+                str_of(&body, "send_plaintext"),
+                str_of(&body, "encrypted")
+            );
+            return Ok(());
+        }
+        let (req, doing, done, failed) = if let Some(key) = a.install.clone() {
+            (
+                Request::InstallKey { key, timeout_ms },
+                "Installing key on all members",
+                "Successfully installed key",
+                "install key",
+            )
+        } else if let Some(key) = a.use_key.clone() {
+            (
+                Request::UseKey { key, timeout_ms },
+                "Changing primary key",
+                "Successfully changed primary key",
+                "change primary key",
+            )
+        } else if let Some(key) = a.remove.clone() {
+            (
+                Request::RemoveKey { key, timeout_ms },
+                "Removing key",
+                "Successfully removed key",
+                "remove key",
+            )
+        } else {
+            (
+                Request::ListKeys { timeout_ms },
+                "Asking all members for installed keys",
+                "Keys gathered, listing cluster keys",
+                "list keys",
+            )
+        };
+        println!("==> {doing}...");
+        let body = c.call(req).await?;
+        let num_nodes = body.get("num_nodes").and_then(Value::as_u64).unwrap_or(0);
+        let num_resp = body.get("num_resp").and_then(Value::as_u64).unwrap_or(0);
+        let messages = body.get("messages").and_then(Value::as_object);
+        let missing: Vec<String> = body
+            .get("missing")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut failures = 0;
+        if let Some(m) = messages {
+            for (node, msg) in m {
+                eprintln!("    {node}: {}", msg.as_str().unwrap_or_default());
+                failures += 1;
+            }
+        }
+        for node in &missing {
+            eprintln!("    {node}: no response");
+            failures += 1;
+        }
+        if failures > 0 {
+            return Err(format!(
+                "failed to {failed} on {failures} of {num_nodes} nodes ({num_resp} responded)"
+            ));
+        }
+        println!("==> {done} on all {num_nodes} nodes ({num_resp} responded)");
+        if list {
+            let rows: Vec<Vec<String>> = body
+                .get("keys")
+                .and_then(Value::as_object)
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, n)| vec![k.clone(), format!("[{n}/{num_resp}]")])
+                        .collect()
+                })
+                .unwrap_or_default();
+            println!();
+            print!("{}", columns(&rows));
+        }
+        Ok(())
+    })
 }

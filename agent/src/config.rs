@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hearsay_tokio::Config;
+use hearsay_tokio::protocol::SecretKey;
 use serde::Deserialize;
 
 use crate::cli::{AgentArgs, DEFAULT_RPC_ADDR};
@@ -80,6 +81,16 @@ pub struct FileConfig {
     pub handler_concurrency: Option<usize>,
     /// `-handler-timeout`.
     pub handler_timeout: Option<String>,
+    /// `-encrypt`: base64 of a 32-byte key (Serf's `encrypt_key`).
+    pub encrypt_key: Option<String>,
+    /// `-keyring-file`.
+    pub keyring_file: Option<PathBuf>,
+    /// `-label`.
+    pub label: Option<String>,
+    /// `-encrypt-accept-plaintext`.
+    pub encrypt_accept_plaintext: Option<bool>,
+    /// `-encrypt-send-plaintext`.
+    pub encrypt_send_plaintext: Option<bool>,
 }
 
 impl FileConfig {
@@ -112,7 +123,12 @@ impl FileConfig {
             query_size_limit,
             query_response_size_limit,
             handler_concurrency,
-            handler_timeout
+            handler_timeout,
+            encrypt_key,
+            keyring_file,
+            label,
+            encrypt_accept_plaintext,
+            encrypt_send_plaintext
         );
         self.start_join.extend(other.start_join);
         self.retry_join.extend(other.retry_join);
@@ -161,6 +177,11 @@ impl FileConfig {
             query_response_size_limit: a.query_response_size_limit,
             handler_concurrency: a.handler_concurrency,
             handler_timeout: a.handler_timeout.clone(),
+            encrypt_key: a.encrypt.clone(),
+            keyring_file: a.keyring_file.clone(),
+            label: a.label.clone(),
+            encrypt_accept_plaintext: a.encrypt_accept_plaintext,
+            encrypt_send_plaintext: a.encrypt_send_plaintext,
         })
     }
 
@@ -281,6 +302,10 @@ pub struct Settings {
     pub handler_concurrency: usize,
     /// Per-run handler timeout.
     pub handler_timeout: Duration,
+    /// `-encrypt`: the key, checked.
+    pub encrypt: Option<SecretKey>,
+    /// `-keyring-file`.
+    pub keyring_file: Option<PathBuf>,
 }
 
 /// Parses a Go-style duration (`500ms`, `30s`, `24h`, `1h30m`).
@@ -414,6 +439,15 @@ impl FileConfig {
         if let Some(n) = self.query_response_size_limit {
             protocol.query_response_bytes_max = n;
         }
+        protocol.label = self.label.clone().filter(|l| !l.is_empty());
+        protocol.accept_plaintext = self.encrypt_accept_plaintext.unwrap_or(false);
+        protocol.send_plaintext = self.encrypt_send_plaintext.unwrap_or(false);
+        let encrypt = self
+            .encrypt_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| crate::keyring::parse_key("-encrypt (encrypt_key)", k))
+            .transpose()?;
         protocol.validate().map_err(|e| match e {
             hearsay_tokio::protocol::ConfigError::Invalid { field, reason } => {
                 format!("invalid {}: {reason}", setting_name(field))
@@ -475,6 +509,8 @@ impl FileConfig {
             protocol,
             handler_concurrency,
             handler_timeout,
+            encrypt,
+            keyring_file: self.keyring_file,
         })
     }
 }

@@ -17,8 +17,10 @@ mod cli;
 mod commands;
 mod config;
 mod handlers;
+mod keyring;
 mod logging;
 mod rpc;
+mod security;
 mod snapshot;
 
 use clap::Parser;
@@ -61,6 +63,8 @@ fn main() {
         Command::Info(a) => commands::info(a),
         Command::Reachability(a) => commands::reachability(a),
         Command::Version => commands::version(),
+        Command::Keygen => commands::keygen(),
+        Command::Keys(a) => commands::keys(a),
     };
     std::process::exit(code);
 }

@@ -143,6 +143,45 @@ pub enum Request {
     },
     /// Diagnostics.
     Info {},
+    /// Install a key on every member (Serf's `install-key`).
+    InstallKey {
+        /// Base64 of 32 bytes.
+        key: String,
+        /// Timeout in milliseconds (default: the core's, from the cluster size).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// Make a key the primary on every member (Serf's `use-key`).
+    UseKey {
+        /// Base64 of 32 bytes.
+        key: String,
+        /// Timeout in milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// Remove a key from every member (Serf's `remove-key`).
+    RemoveKey {
+        /// Base64 of 32 bytes.
+        key: String,
+        /// Timeout in milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// Every member's keys, counted (Serf's `list-keys`).
+    ListKeys {
+        /// Timeout in milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// This agent's plaintext switches (turning encryption on in a live cluster).
+    SetPlaintext {
+        /// Accept plaintext packets; unchanged when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        accept: Option<bool>,
+        /// Send plaintext packets; unchanged when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        send: Option<bool>,
+    },
 }
 
 fn yes() -> bool {

@@ -1,0 +1,437 @@
+//! The agent's security side: the keyring at start (`-encrypt`, `-keyring-file`), keeping
+//! the keyring file in step with the node's keyring, the cluster-wide key commands, the
+//! plaintext switches (RPC and SIGHUP), and warnings when packets are dropped for a key,
+//! plaintext or label mismatch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
+use hearsay_driver::QueryReply;
+use hearsay_tokio::Hearsay;
+use hearsay_tokio::protocol::{KeyOp, KeyResponse, Keyring, MemberState, SecretKey};
+use serde_json::{Value, json};
+
+use crate::config::{FileConfig, Settings};
+use crate::keyring;
+
+/// How often the keyring file is synced and the drop counters are checked.
+const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time between two warnings of one kind.
+const WARN_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The agent's view of its encryption settings.
+#[derive(Debug)]
+pub struct Security {
+    state: Mutex<State>,
+    /// Serialises keyring file writes.
+    write: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug)]
+struct State {
+    keyring_file: Option<PathBuf>,
+    /// What the keyring file holds (as last read or written).
+    persisted: Option<Keyring>,
+    encrypted: bool,
+    accept_plaintext: bool,
+    send_plaintext: bool,
+    label: Option<String>,
+}
+
+/// One rate-limited warning: a counter that should stay still.
+#[derive(Debug, Default)]
+struct Watch {
+    seen: u64,
+    warned_at: Option<Instant>,
+    unreported: u64,
+}
+
+impl Watch {
+    /// Takes the counter's new value; returns how many to report now, if any.
+    fn update(&mut self, value: u64, now: Instant) -> Option<u64> {
+        self.unreported += value.saturating_sub(self.seen);
+        self.seen = value;
+        if self.unreported == 0 {
+            return None;
+        }
+        if self
+            .warned_at
+            .is_some_and(|t| now.duration_since(t) < WARN_INTERVAL)
+        {
+            return None;
+        }
+        self.warned_at = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+}
+
+/// The keyring the agent starts with: the keyring file when it exists (then `-encrypt` is
+/// ignored, with a warning, as in Serf), else `-encrypt` (written to the keyring file
+/// when one is named).
+///
+/// # Errors
+/// An unreadable or corrupt keyring file, or one that cannot be written.
+pub fn initial_keyring(settings: &Settings) -> Result<(Option<Keyring>, bool), String> {
+    let from_key = settings.encrypt.clone().map(Keyring::new);
+    let Some(path) = &settings.keyring_file else {
+        return Ok((from_key, false));
+    };
+    match keyring::read_file(path)? {
+        Some(ring) => {
+            if from_key.is_some() {
+                tracing::warn!(
+                    keyring_file = %path.display(),
+                    "both -encrypt and an existing keyring file were given: using the keyring \
+                     file, ignoring -encrypt"
+                );
+            }
+            Ok((Some(ring), true))
+        }
+        None => match from_key {
+            Some(ring) => {
+                keyring::write_file(path, &ring)
+                    .map_err(|e| format!("cannot write keyring_file {}: {e}", path.display()))?;
+                tracing::info!(keyring_file = %path.display(), "keyring file created from -encrypt");
+                Ok((Some(ring), true))
+            }
+            None => Ok((None, false)),
+        },
+    }
+}
+
+impl Security {
+    /// The state at start.
+    pub fn new(settings: &Settings, keyring: Option<&Keyring>, persisted: bool) -> Self {
+        Self {
+            state: Mutex::new(State {
+                keyring_file: settings.keyring_file.clone(),
+                persisted: if persisted { keyring.cloned() } else { None },
+                encrypted: keyring.is_some(),
+                accept_plaintext: settings.protocol.accept_plaintext,
+                send_plaintext: settings.protocol.send_plaintext,
+                label: settings.protocol.label.clone(),
+            }),
+            write: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Option<T> {
+        self.state.lock().ok().map(|mut s| f(&mut s))
+    }
+
+    /// Whether gossip is encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.with(|s| s.encrypted).unwrap_or(false)
+    }
+
+    /// The cluster label.
+    pub fn label(&self) -> Option<String> {
+        self.with(|s| s.label.clone()).flatten()
+    }
+
+    /// Writes the node's keyring to the keyring file when it changed.
+    ///
+    /// # Errors
+    /// The file cannot be written (the message names it).
+    pub async fn persist(&self, node: &Hearsay) -> Result<(), String> {
+        let _guard = self.write.lock().await;
+        let Ok(ring) = node.keyring().await else {
+            return Ok(());
+        };
+        self.with(|s| s.encrypted = ring.is_some());
+        let Some(ring) = ring else {
+            return Ok(());
+        };
+        let Some((path, stale)) = self
+            .with(|s| {
+                s.keyring_file
+                    .clone()
+                    .map(|p| (p, s.persisted.as_ref() != Some(&ring)))
+            })
+            .flatten()
+        else {
+            return Ok(());
+        };
+        if !stale {
+            return Ok(());
+        }
+        keyring::write_file(&path, &ring)
+            .map_err(|e| format!("cannot write keyring_file {}: {e}", path.display()))?;
+        tracing::info!(
+            keyring_file = %path.display(),
+            keys = ring.keys().len(),
+            "keyring file updated"
+        );
+        self.with(|s| s.persisted = Some(ring));
+        Ok(())
+    }
+
+    /// Changes the plaintext switches of this node.
+    ///
+    /// # Errors
+    /// The node has stopped.
+    pub async fn set_plaintext(
+        &self,
+        node: &Hearsay,
+        accept: Option<bool>,
+        send: Option<bool>,
+    ) -> Result<Value, String> {
+        node.set_plaintext(accept, send)
+            .await
+            .map_err(|e| format!("error setting the plaintext switches: {e}"))?;
+        let (accept, send, encrypted) = self
+            .with(|s| {
+                if let Some(a) = accept {
+                    s.accept_plaintext = a;
+                }
+                if let Some(b) = send {
+                    s.send_plaintext = b;
+                }
+                (s.accept_plaintext, s.send_plaintext, s.encrypted)
+            })
+            .unwrap_or_default();
+        tracing::info!(
+            accept_plaintext = accept,
+            send_plaintext = send,
+            "plaintext switches changed"
+        );
+        Ok(json!({"encrypted": encrypted, "accept_plaintext": accept, "send_plaintext": send}))
+    }
+
+    /// SIGHUP: applies the security settings of the reloaded configuration. A node without
+    /// a keyring gets one from `keyring_file` / `encrypt_key` (the first step of turning
+    /// encryption on in a live cluster); the plaintext switches are applied when set. A
+    /// keyring already in use is only changed by `hearsay keys`.
+    pub async fn reload(&self, node: &Hearsay, cfg: &FileConfig) {
+        let mut accept = cfg.encrypt_accept_plaintext;
+        let mut send = cfg.encrypt_send_plaintext;
+        if cfg.label.as_deref().filter(|l| !l.is_empty()) != self.label().as_deref() {
+            tracing::warn!("the label cannot change at run time; restart the agent to change it");
+        }
+        let has_keyring = matches!(node.keyring().await, Ok(Some(_)));
+        let mut install = None;
+        if !has_keyring {
+            match reload_keyring(cfg) {
+                Ok(Some(ring)) => {
+                    // Unset switches take their defaults now that encryption is on.
+                    accept = Some(accept.unwrap_or(false));
+                    send = Some(send.unwrap_or(false));
+                    install = Some(ring);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!("reload: {e}; encryption stays off");
+                    return;
+                }
+            }
+        }
+        if (accept.is_some() || send.is_some())
+            && let Err(e) = self.set_plaintext(node, accept, send).await
+        {
+            tracing::error!("reload: {e}");
+            return;
+        }
+        if let Some(ring) = install {
+            if let Some(path) = &cfg.keyring_file {
+                self.with(|s| s.keyring_file = Some(path.clone()));
+            }
+            match node.set_keyring(Some(ring)).await {
+                Ok(()) => {
+                    self.with(|s| s.encrypted = true);
+                    tracing::info!("reload: encryption turned on");
+                    if let Err(e) = self.persist(node).await {
+                        tracing::error!("{e}");
+                    }
+                }
+                Err(e) => tracing::error!("reload: cannot install the keyring: {e}"),
+            }
+        }
+    }
+
+    /// Figures for `info`.
+    pub fn info(&self, stats: &hearsay_tokio::protocol::Stats, keys: usize) -> Value {
+        let (encrypted, accept, send, label, file) = self
+            .with(|s| {
+                (
+                    s.encrypted,
+                    s.accept_plaintext,
+                    s.send_plaintext,
+                    s.label.clone().unwrap_or_default(),
+                    s.keyring_file
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .unwrap_or_default();
+        json!({
+            "encrypted": encrypted,
+            "keys": keys,
+            "keyring_file": file,
+            "label": label,
+            "accept_plaintext": accept,
+            "send_plaintext": send,
+            "decrypt_failures": stats.decrypt_failures,
+            "plaintext_rejected": stats.plaintext_rejected,
+            "label_mismatches": stats.label_mismatches,
+        })
+    }
+}
+
+fn reload_keyring(cfg: &FileConfig) -> Result<Option<Keyring>, String> {
+    if let Some(path) = &cfg.keyring_file
+        && let Some(ring) = keyring::read_file(path)?
+    {
+        return Ok(Some(ring));
+    }
+    cfg.encrypt_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| keyring::parse_key("-encrypt (encrypt_key)", k).map(Keyring::new))
+        .transpose()
+}
+
+/// Keeps the keyring file in step with the node and warns (at most every 30 s per kind)
+/// when packets are dropped because no key opens them, because they are plaintext, or
+/// because of their label. Runs until the node stops.
+pub async fn watch(security: std::sync::Arc<Security>, node: Hearsay) {
+    let mut tick = tokio::time::interval(CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut decrypt, mut plain, mut label) =
+        (Watch::default(), Watch::default(), Watch::default());
+    loop {
+        tick.tick().await;
+        if let Err(e) = security.persist(&node).await {
+            tracing::error!("{e}");
+        }
+        let Ok(stats) = node.stats().await else {
+            return;
+        };
+        let now = Instant::now();
+        let n = &stats.node;
+        if let Some(count) = decrypt.update(n.decrypt_failures, now) {
+            if security.encrypted() {
+                tracing::warn!(
+                    count,
+                    "no key matches: {count} encrypted packets could not be opened with any key \
+                     in this node's keyring; this node may have missed a key rotation, or a \
+                     peer uses another key. Give it a current key (`hearsay keys -install`, \
+                     or restart it with a current -keyring-file)"
+                );
+            } else {
+                tracing::warn!(
+                    count,
+                    "no key matches: {count} encrypted packets received, but this node has no \
+                     encryption key; start it with -encrypt or -keyring-file"
+                );
+            }
+        }
+        if let Some(count) = plain.update(n.plaintext_rejected, now) {
+            tracing::warn!(
+                count,
+                "{count} plaintext packets refused (this node requires encryption): a peer \
+                 runs without the cluster key or still sends plaintext"
+            );
+        }
+        if let Some(count) = label.update(n.label_mismatches, now) {
+            tracing::warn!(
+                count,
+                "{count} packets with another cluster label (or none) dropped: a peer belongs \
+                 to another cluster or runs with another -label"
+            );
+        }
+    }
+}
+
+/// Runs a key operation on every member and gathers the answers (Serf's key commands).
+///
+/// # Errors
+/// A bad key, encryption off on this agent, or the node stopped.
+pub async fn key_command(
+    security: &Security,
+    node: &Hearsay,
+    op: KeyOp,
+    key: Option<&str>,
+    timeout: Option<Duration>,
+) -> Result<Value, String> {
+    let key: Option<SecretKey> = key.map(|k| keyring::parse_key("key", k)).transpose()?;
+    if !matches!(node.keyring().await, Ok(Some(_))) {
+        return Err(
+            "encryption is not enabled on this agent (start it with -encrypt or -keyring-file)"
+                .into(),
+        );
+    }
+    let members = node.members().await.map_err(|e| e.to_string())?;
+    let alive: BTreeSet<String> = members
+        .iter()
+        .filter(|m| m.state == MemberState::Alive)
+        .map(|m| m.name.to_string())
+        .collect();
+    let mut replies = node
+        .key_query(op, key, timeout)
+        .await
+        .map_err(|e| format!("error running the key query: {e}"))?;
+    let mut responded = BTreeSet::new();
+    let mut messages = BTreeMap::new();
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    while let Some(r) = replies.next().await {
+        if let QueryReply::Response { from, payload } = r {
+            let from = from.to_string();
+            if responded.insert(from.clone()) {
+                match KeyResponse::decode(&payload) {
+                    Ok(answer) => {
+                        if !answer.ok {
+                            messages.insert(from, answer.error);
+                        }
+                        for k in &answer.keys {
+                            *keys
+                                .entry(keyring::encode_key(&SecretKey::new(*k)))
+                                .or_default() += 1;
+                        }
+                    }
+                    Err(_) => {
+                        messages.insert(from, "unreadable answer".to_owned());
+                    }
+                }
+            }
+        }
+        if alive.iter().all(|n| responded.contains(n)) {
+            break;
+        }
+    }
+    // This node answered its own query, so its keyring has changed too: persist it now.
+    if let Err(e) = security.persist(node).await {
+        tracing::error!("{e}");
+        messages.insert(String::from("(this agent)"), e);
+    }
+    let missing: Vec<&String> = alive.iter().filter(|n| !responded.contains(*n)).collect();
+    Ok(json!({
+        "num_nodes": alive.len().max(responded.len()),
+        "num_resp": responded.len(),
+        "num_err": messages.len(),
+        "messages": messages,
+        "missing": missing,
+        "keys": keys,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_rate_limited_and_count_everything() {
+        let t0 = Instant::now();
+        let mut w = Watch::default();
+        assert_eq!(w.update(0, t0), None);
+        assert_eq!(w.update(3, t0), Some(3));
+        assert_eq!(w.update(5, t0 + Duration::from_secs(1)), None);
+        assert_eq!(w.update(9, t0 + Duration::from_secs(10)), None);
+        assert_eq!(w.update(9, t0 + Duration::from_secs(31)), Some(6));
+        assert_eq!(w.update(9, t0 + Duration::from_secs(70)), None);
+        assert_eq!(w.update(10, t0 + Duration::from_secs(71)), Some(1));
+    }
+}
