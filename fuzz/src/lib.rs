@@ -866,11 +866,38 @@ impl Cluster {
                     messages,
                 );
                 let from = addr(usize::from(*from));
-                let _ = if *stream {
+                let result = if *stream {
                     node.handle_stream(now, from, &bytes)
                 } else {
                     node.handle_datagram(now, from, &bytes)
                 };
+                // SWIM: an accepted accusation against a live node at or above its
+                // incarnation is refuted with a higher one (node `i` is `NAMES[i]`).
+                if let (
+                    [
+                        ArbMessage::Suspect {
+                            node: Name::Known(n),
+                            incarnation,
+                            ..
+                        }
+                        | ArbMessage::Dead {
+                            node: Name::Known(n),
+                            incarnation,
+                            ..
+                        },
+                    ],
+                    Ok(()),
+                ) = (messages.as_slice(), &result)
+                    && usize::from(*n) % NAMES.len() == i
+                    && !node.has_left()
+                {
+                    let accused = incarnation.get();
+                    let inc = node.local().incarnation().0;
+                    assert!(
+                        inc > accused || inc == u32::MAX,
+                        "accused at {accused}, still at {inc}"
+                    );
+                }
             }
             Op::Deliver { on, index, flip } => {
                 let i = self.pick(*on);
@@ -1083,6 +1110,21 @@ impl Cluster {
                 "the node believes itself {:?}",
                 local.state()
             );
+            assert_eq!(
+                node.has_left(),
+                local.state() == MemberState::Left,
+                "has_left() vs the local member's state"
+            );
+            for m in node.members() {
+                let found = node
+                    .member(m.name())
+                    .map(|f| (f.addr(), f.state(), f.incarnation()));
+                assert_eq!(
+                    found,
+                    Some((m.addr(), m.state(), m.incarnation())),
+                    "lookup by name"
+                );
+            }
             let inc = local.incarnation().0;
             assert!(
                 inc >= t.incarnation,
