@@ -181,7 +181,7 @@ fn a_rotation_with_a_node_stopped_then_the_node_rejoins_with_the_new_keyring_fil
         ]
     });
     for i in 1..=3 {
-        assert_eq!(keyring_file(&ring(i)), [k1.clone()]);
+        assert_eq!(keyring_file(&ring(i)), [k1.as_str()]);
     }
     // The keyring file wins over -encrypt from now on.
     let r3 = agents.pop().unwrap();
@@ -303,7 +303,7 @@ fn encryption_is_turned_on_in_a_live_cluster_in_three_steps_without_failures() {
             "{}",
             a.log_text()
         );
-        assert_eq!(keyring_file(&ring), [key.clone()]);
+        assert_eq!(keyring_file(&ring), [key.as_str()]);
         steady("step 1");
     }
     // Step 2, over RPC: send sealed.
