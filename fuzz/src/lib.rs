@@ -1110,10 +1110,14 @@ impl Cluster {
                 "the node believes itself {:?}",
                 local.state()
             );
+            // Left ⇒ has_left(); has_left() with a live local member is a lost name conflict.
+            assert!(
+                local.state() != MemberState::Left || node.has_left(),
+                "the local member left but has_left() is false"
+            );
             assert_eq!(
-                node.has_left(),
-                local.state() == MemberState::Left,
-                "has_left() vs the local member's state"
+                node.has_left() && local.state() != MemberState::Left,
+                node.lost_name_conflict()
             );
             for m in node.members() {
                 let found = node
