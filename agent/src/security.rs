@@ -198,6 +198,12 @@ impl Security {
             send_plaintext = send,
             "plaintext switches changed"
         );
+        if send && !accept && encrypted {
+            tracing::warn!(
+                "this node sends plaintext but refuses it: nodes set the same way cannot hear \
+                 each other (turn send_plaintext off, or accept_plaintext on)"
+            );
+        }
         Ok(json!({"encrypted": encrypted, "accept_plaintext": accept, "send_plaintext": send}))
     }
 
