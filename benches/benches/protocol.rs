@@ -118,6 +118,36 @@ fn probe_pair() -> (BenchNode, BenchNode, Vec<u8>) {
     (a, b, ping.expect("A probes its only peer"))
 }
 
+/// As `probe_pair`, with both nodes holding the same key: A's ping to B is sealed.
+fn sealed_probe_pair() -> (BenchNode, BenchNode, Vec<u8>) {
+    let (a_addr, b_addr) = (member_addr(0), member_addr(1));
+    let ring = hearsay_protocol::Keyring::new(hearsay_protocol::SecretKey::new([7; 32]));
+    let mut a = node(Config::lan(), &member_name(0), a_addr, 1);
+    let mut b = node(Config::lan(), &member_name(1), b_addr, 2);
+    a.set_keyring(Some(ring.clone()));
+    b.set_keyring(Some(ring));
+    a.set_accept_plaintext(true);
+    let mut buf = Vec::new();
+    let b_name = member_name(1);
+    let mut hello = Vec::new();
+    wire::begin_packet(&mut hello, None);
+    wire::push_message(&mut hello, &hearsay_benches::alive(&b_name, 1));
+    a.handle_datagram(Instant::ZERO, b_addr, &hello)
+        .expect("A learns B");
+    drain(&mut a, Instant::ZERO, &mut buf);
+    let now = Instant::ZERO + a.config().probe_interval;
+    a.handle_timeout(now);
+    let mut ping = None;
+    while let Some(t) = a.poll_transmit(now, &mut buf) {
+        if t.dst == b_addr && t.channel == Channel::Datagram && ping.is_none() {
+            let packet = wire::decode_packet(&buf[..t.len], PACKET_BYTES_MAX).expect("valid");
+            assert!(packet.sealed, "sealed on the wire");
+            ping = Some(buf[..t.len].to_vec());
+        }
+    }
+    (a, b, ping.expect("A probes its only peer"))
+}
+
 fn node_paths(c: &mut Criterion) {
     let mut group = c.benchmark_group("node");
     let mut buf = Vec::with_capacity(PACKET_BYTES_MAX);
@@ -129,6 +159,21 @@ fn node_paths(c: &mut Criterion) {
         bench.iter(|| {
             b.handle_datagram(Instant::ZERO, a_addr, black_box(&ping))
                 .expect("valid ping");
+            let mut sent = 0;
+            while let Some(t) = b.poll_transmit(Instant::ZERO, &mut buf) {
+                sent += t.len;
+            }
+            sent
+        });
+    });
+
+    // 2a. The same with both nodes sealing (AES-256-GCM): the cost of encryption per packet
+    // is the difference from `ping_to_ack`.
+    let (_, mut b, ping) = sealed_probe_pair();
+    group.bench_function("ping_to_ack_sealed", |bench| {
+        bench.iter(|| {
+            b.handle_datagram(Instant::ZERO, a_addr, black_box(&ping))
+                .expect("valid sealed ping");
             let mut sent = 0;
             while let Some(t) = b.poll_transmit(Instant::ZERO, &mut buf) {
                 sent += t.len;
