@@ -16,7 +16,7 @@ use std::time::Duration;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use arbitrary::{Arbitrary, Unstructured};
-use hearsay_protocol::wire::{self, Filter, IntentKind, Message, WireAddr, WireState};
+use hearsay_protocol::wire::{self, Filter, IntentKind, Message, MessageKind, WireAddr, WireState};
 use hearsay_protocol::{
     BroadcastClass, Channel, Config, Event, Identity, Instant, Keyring, MemberState, Node,
     NodeName, QueryId, QueryParams, SEAL_OVERHEAD, SecretKey, Tags,
@@ -1194,8 +1194,7 @@ where
         Channel::Datagram => c.packet_bytes_max,
         _ => c.stream_bytes_max,
     };
-    assert!(len <= max, "{channel:?} of {len} bytes, budget {max}");
-    let packet = wire::decode_packet(buf, max).expect("own packet decodes");
+    let packet = wire::decode_packet(buf, usize::MAX).expect("own packet decodes");
     let label = c.label.as_deref().filter(|l| !l.is_empty());
     assert_eq!(packet.label, label, "own packet carries the wrong label");
     let body = if packet.sealed {
@@ -1204,7 +1203,18 @@ where
     } else {
         packet.body.to_vec()
     };
+    let mut first = None;
     for m in wire::messages(&body) {
-        m.expect("own message decodes");
+        let m = m.expect("own message decodes");
+        first.get_or_insert(m.kind());
     }
+    // Known core bugs (protocol/tests/state_machine.rs, ignored tests): an oversized
+    // datagram that starts with a query response. Set HEARSAY_FUZZ_ALLOW_KNOWN=1 to keep
+    // fuzzing past them until they are fixed.
+    let known = first == Some(MessageKind::QueryResponse)
+        && std::env::var_os("HEARSAY_FUZZ_ALLOW_KNOWN").is_some();
+    assert!(
+        len <= max || known,
+        "{channel:?} of {len} bytes, budget {max}"
+    );
 }

@@ -980,3 +980,122 @@ fn a_lost_name_conflict_leaves_the_node_stopped_with_its_member_alive() {
     assert!(nodes[0].node.has_left());
     assert_eq!(nodes[0].node.local().state(), MemberState::Alive);
 }
+
+/// Drains `t` and returns the largest datagram it sent.
+fn largest_datagram(t: &mut Tested, now: Instant) -> usize {
+    let mut buf = Vec::new();
+    let mut largest = 0;
+    while let Some(tx) = t.node.poll_transmit(now, &mut buf) {
+        if tx.channel == Channel::Datagram {
+            largest = largest.max(tx.len);
+        }
+    }
+    largest
+}
+
+/// `node_inputs`, 10 min campaign (artifact `crash-bddaf173…`): a `QueryRelay` whose response
+/// carries ~530 bytes of payload arrives in a stream frame; the node forwards the response to
+/// `dest` as a datagram without checking it fits: a 546-byte datagram with
+/// `packet_bytes_max = 512`. `on_query_relay` (protocol/src/query.rs) calls `send_datagram`
+/// unconditionally; `send_response` next to it falls back to `send_stream` when the message
+/// does not fit.
+#[test]
+#[ignore = "core bug: a relayed query response is forwarded as an oversized datagram"]
+fn a_relayed_query_response_never_becomes_an_oversized_datagram() {
+    let setup = Setup {
+        seed: 1,
+        label: false,
+        keyring: false,
+        accept_plaintext: false,
+        send_plaintext: false,
+        small_caps: true,
+    };
+    let mut t = Tested::new(&setup, 0);
+    let payload = [0x7f_u8; 530];
+    let relay = Message::QueryRelay(wire::QueryRelay {
+        dest: WireAddr::from(addr(3)),
+        response: wire::QueryResponse {
+            ltime: 1,
+            id: 1,
+            from: "peer-2",
+            ack: false,
+            payload: &payload,
+        },
+    });
+    let mut frame = Vec::new();
+    wire::begin_packet(&mut frame, None);
+    wire::push_message(&mut frame, &relay);
+    t.node
+        .handle_stream(Instant::ZERO, addr(2), &frame)
+        .unwrap();
+    let max = t.node.config().packet_bytes_max;
+    let largest = largest_datagram(&mut t, Instant::ZERO);
+    assert!(largest <= max, "{largest}-byte datagram, budget {max}");
+}
+
+/// Found reading `send_response` while triaging the relay bug above: the "fits a datagram"
+/// test allows 2 envelope bytes + 32 of slack, but a label takes up to 1 + 255 bytes and a
+/// seal 28. With a 200-byte label and a keyring, a response that "fits" leaves as a
+/// 1 600-byte datagram with `packet_bytes_max = 1400`.
+#[test]
+#[ignore = "core bug: send_response's fit check ignores the label and the seal"]
+fn a_query_response_fits_a_datagram_with_a_long_label_and_a_seal() {
+    let label = "x".repeat(200);
+    let mut config = Config::lan();
+    config.label = Some(label.clone());
+    config.accept_plaintext = true;
+    config.query_response_bytes_max = 2_000;
+    let id = Identity::new(NodeName::new(name(0)).unwrap(), addr(0));
+    let mut node = Node::new(config, id, ChaCha8Rng::seed_from_u64(1), Instant::ZERO).unwrap();
+    node.set_keyring(Some(Keyring::new(SecretKey::new([1; 32]))));
+    let query = Message::Query(wire::Query {
+        ltime: 1,
+        id: 9,
+        from: name(2),
+        from_addr: WireAddr::from(addr(2)),
+        filters: Vec::new(),
+        request_ack: false,
+        relay_factor: 0,
+        timeout_ms: 5_000,
+        name: "load",
+        payload: b"",
+    });
+    let mut packet = Vec::new();
+    wire::begin_packet(&mut packet, Some(&label));
+    wire::push_message(&mut packet, &query);
+    node.handle_datagram(Instant::ZERO, addr(2), &packet)
+        .unwrap();
+    let mut qid = None;
+    while let Some(e) = node.poll_event() {
+        if let Event::Query { id, .. } = e {
+            qid = Some(id);
+        }
+    }
+    let mut buf = Vec::new();
+    while node.poll_transmit(Instant::ZERO, &mut buf).is_some() {}
+    // The largest payload `send_response` still considers datagram-sized.
+    let max = node.config().packet_bytes_max;
+    let size = (0..max)
+        .rev()
+        .find(|n| {
+            let payload = vec![0; *n];
+            let msg = Message::QueryResponse(wire::QueryResponse {
+                ltime: 1,
+                id: 9,
+                from: name(0),
+                ack: false,
+                payload: &payload,
+            });
+            wire::framed_len(wire::message_len(&msg)) + wire::ENVELOPE_BYTES + 32 <= max
+        })
+        .unwrap();
+    node.respond(Instant::ZERO, qid.unwrap(), &vec![0; size])
+        .unwrap();
+    let mut largest = 0;
+    while let Some(tx) = node.poll_transmit(Instant::ZERO, &mut buf) {
+        if tx.channel == Channel::Datagram {
+            largest = largest.max(tx.len);
+        }
+    }
+    assert!(largest <= max, "{largest}-byte datagram, budget {max}");
+}
