@@ -212,6 +212,12 @@ impl Table {
                 slot
             }
             None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Grow by a quarter rather than double: with N² entries in a simulation,
+                    // doubling leaves up to half the table unused.
+                    let more = (self.slots.len() / 4).max(16);
+                    self.slots.reserve_exact(more);
+                }
                 self.slots.push(Some(entry));
                 (self.slots.len() - 1) as u32
             }

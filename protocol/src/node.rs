@@ -486,6 +486,24 @@ impl<R: RngCore> Node<R> {
                     });
                 }
                 Outgoing::Datagram { dst, msgs, kinds } => {
+                    if msgs.len() > self.datagram_room() {
+                        // Long names, a long label and the seal can push even one message
+                        // past the packet budget: such messages take the stream channel,
+                        // which carries every message kind.
+                        let header = self.begin(buf);
+                        buf.extend_from_slice(&msgs);
+                        self.finish(buf, header);
+                        self.stats.stream_frames_out += 1;
+                        self.stats.stream_bytes_out += buf.len() as u64;
+                        for k in kinds {
+                            self.stats.messages_out.bump(k);
+                        }
+                        return Some(Transmit {
+                            dst,
+                            len: buf.len(),
+                            channel: Channel::Stream,
+                        });
+                    }
                     let header = self.begin(buf);
                     buf.extend_from_slice(&msgs);
                     for k in kinds {
@@ -705,6 +723,25 @@ impl<R: RngCore> Node<R> {
         Ok(Body::Borrowed(packet.body))
     }
 
+    /// Bytes left for messages in a datagram once the envelope (label) and the seal are
+    /// counted.
+    pub(crate) fn datagram_room(&self) -> usize {
+        let label = self
+            .config
+            .label
+            .as_deref()
+            .filter(|l| !l.is_empty())
+            .map_or(0, |l| 1 + l.len().min(255));
+        let seal = if self.sealing() {
+            crate::seal::SEAL_OVERHEAD
+        } else {
+            0
+        };
+        self.config
+            .packet_bytes_max
+            .saturating_sub(wire::ENVELOPE_BYTES + label + seal)
+    }
+
     /// Whether outbound packets are sealed.
     pub(crate) fn sealing(&self) -> bool {
         self.keyring.is_some() && !self.send_plaintext
@@ -749,7 +786,7 @@ impl<R: RngCore> Node<R> {
         self.stats.messages_in.bump(msg.kind());
         let result = match msg {
             Message::Ping(p) => self.on_ping(now, from, &p, channel),
-            Message::PingReq(p) if channel == Channel::Datagram => self.on_ping_req(now, &p),
+            Message::PingReq(p) => self.on_ping_req(now, &p),
             Message::Ack(a) => {
                 self.on_ack(now, a.seq);
                 Ok(())

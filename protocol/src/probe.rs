@@ -80,6 +80,10 @@ impl<R: RngCore> Node<R> {
 
     /// New members join the current pass at a random position.
     pub(crate) fn add_to_probe_order(&mut self, slot: u32) {
+        if self.probe_order.len() == self.probe_order.capacity() {
+            let more = (self.probe_order.len() / 4).max(16);
+            self.probe_order.reserve_exact(more);
+        }
         self.probe_order.push(slot);
         let last = self.probe_order.len() - 1;
         let j = self.random_below(self.probe_order.len());

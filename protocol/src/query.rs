@@ -431,8 +431,8 @@ impl<R: RngCore> Node<R> {
             let _ = self.on_query_response(&response);
             return;
         }
-        let fits = wire::framed_len(wire::message_len(&msg)) + wire::ENVELOPE_BYTES + 32
-            <= self.config.packet_bytes_max;
+        // Room for the response and, when relayed, the relay's destination address.
+        let fits = wire::framed_len(wire::message_len(&msg)) + 24 <= self.datagram_room();
         if !fits {
             self.send_stream(asker, &msg);
             return;

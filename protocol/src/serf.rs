@@ -137,7 +137,7 @@ impl<R: RngCore> Node<R> {
     /// for a datagram.
     pub(crate) fn disseminate(&mut self, class: BroadcastClass, key: &str, msg: &Message<'_>) {
         let len = wire::message_len(msg);
-        if wire::framed_len(len) + wire::ENVELOPE_BYTES > self.config.packet_bytes_max {
+        if wire::framed_len(len) > self.datagram_room() {
             let local = self.local_slot;
             let fanout = (self.retransmit_limit() as usize).clamp(1, 16);
             let peers = self.random_members(fanout, |s, e| s != local && e.state.is_live());

@@ -1000,7 +1000,6 @@ fn largest_datagram(t: &mut Tested, now: Instant) -> usize {
 /// unconditionally; `send_response` next to it falls back to `send_stream` when the message
 /// does not fit.
 #[test]
-#[ignore = "core bug: a relayed query response is forwarded as an oversized datagram"]
 fn a_relayed_query_response_never_becomes_an_oversized_datagram() {
     let setup = Setup {
         seed: 1,
@@ -1038,7 +1037,6 @@ fn a_relayed_query_response_never_becomes_an_oversized_datagram() {
 /// seal 28. With a 200-byte label and a keyring, a response that "fits" leaves as a
 /// 1 600-byte datagram with `packet_bytes_max = 1400`.
 #[test]
-#[ignore = "core bug: send_response's fit check ignores the label and the seal"]
 fn a_query_response_fits_a_datagram_with_a_long_label_and_a_seal() {
     let label = "x".repeat(200);
     let mut config = Config::lan();
@@ -1105,7 +1103,6 @@ fn a_query_response_fits_a_datagram_with_a_long_label_and_a_seal() {
 /// and the longest names (128), the node's probing sends an 821-byte datagram: a `Ping`
 /// names both members (256 bytes), and the envelope (258) and the seal (28) come on top.
 #[test]
-#[ignore = "core bug: primary datagrams are not checked against packet_bytes_max"]
 fn a_probe_fits_a_datagram_with_long_names_a_long_label_and_a_seal() {
     let label = "l".repeat(255);
     let mut config = Config::lan();
