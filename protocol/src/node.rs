@@ -245,23 +245,9 @@ impl<R: RngCore> Node<R> {
         from: SocketAddr,
         bytes: &[u8],
     ) -> Result<(), InboundError> {
-        let now = self.advance(now);
         self.stats.packets_in += 1;
         self.stats.bytes_in += bytes.len() as u64;
-        let body = self.open(bytes, self.config.packet_bytes_max)?;
-        self.inbound_sealed = matches!(body, Body::Owned(_));
-        let mut first_err = None;
-        for msg in wire::messages(body.as_slice()) {
-            let result = match msg {
-                Ok(msg) => self.handle_message(now, from, msg, Channel::Datagram),
-                Err(e) => Err(self.count_decode_error(e)),
-            };
-            if let Err(e) = result {
-                first_err.get_or_insert(e);
-            }
-        }
-        self.inbound_sealed = false;
-        first_err.map_or(Ok(()), Err)
+        self.handle_input(now, from, bytes, Channel::Datagram)
     }
 
     /// Handles one complete stream frame received from `from` (the connection's peer
@@ -275,15 +261,29 @@ impl<R: RngCore> Node<R> {
         from: SocketAddr,
         bytes: &[u8],
     ) -> Result<(), InboundError> {
-        let now = self.advance(now);
         self.stats.stream_frames_in += 1;
         self.stats.stream_bytes_in += bytes.len() as u64;
-        let body = self.open(bytes, self.config.stream_bytes_max)?;
+        self.handle_input(now, from, bytes, Channel::Stream)
+    }
+
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        channel: Channel,
+    ) -> Result<(), InboundError> {
+        let now = self.advance(now);
+        let max = match channel {
+            Channel::Datagram => self.config.packet_bytes_max,
+            Channel::Stream => self.config.stream_bytes_max,
+        };
+        let body = self.open(bytes, max)?;
         self.inbound_sealed = matches!(body, Body::Owned(_));
         let mut first_err = None;
         for msg in wire::messages(body.as_slice()) {
             let result = match msg {
-                Ok(msg) => self.handle_message(now, from, msg, Channel::Stream),
+                Ok(msg) => self.handle_message(now, from, msg, channel),
                 Err(e) => Err(self.count_decode_error(e)),
             };
             if let Err(e) = result {

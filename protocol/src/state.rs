@@ -95,6 +95,20 @@ impl<R: RngCore> Node<R> {
         }
     }
 
+    /// Someone says we are suspect, failed or gone at `inc`: refute news that is current,
+    /// and re-announce ourselves when the news is stale (a restarted node wins its name
+    /// back this way).
+    fn answer_accusation(&mut self, now: Instant, inc: Incarnation) {
+        if self.status != LocalStatus::Alive {
+            return;
+        }
+        if inc >= self.local_entry().incarnation {
+            self.refute(now, inc);
+        } else {
+            self.broadcast_local_alive();
+        }
+    }
+
     /// Applies an alive message (gossip or push-pull).
     pub(crate) fn on_alive(
         &mut self,
@@ -196,15 +210,7 @@ impl<R: RngCore> Node<R> {
             return Ok(());
         };
         if slot == self.local_slot {
-            if self.status == LocalStatus::Alive {
-                if inc >= self.local_entry().incarnation {
-                    self.refute(now, inc);
-                } else {
-                    // Someone is spreading stale news about us: announce our current
-                    // incarnation again (a restarted node wins its name back this way).
-                    self.broadcast_local_alive();
-                }
-            }
+            self.answer_accusation(now, inc);
             return Ok(());
         }
         let Some(e) = self.members.get_mut(slot) else {
@@ -310,15 +316,7 @@ impl<R: RngCore> Node<R> {
             return Ok(());
         };
         if slot == self.local_slot {
-            if self.status == LocalStatus::Alive {
-                if inc >= self.local_entry().incarnation {
-                    self.refute(now, inc);
-                } else {
-                    // Someone is spreading stale news about us: announce our current
-                    // incarnation again (a restarted node wins its name back this way).
-                    self.broadcast_local_alive();
-                }
-            }
+            self.answer_accusation(now, inc);
             return Ok(());
         }
         let Some(e) = self.members.get_mut(slot) else {
@@ -355,15 +353,7 @@ impl<R: RngCore> Node<R> {
             return Ok(());
         };
         if slot == self.local_slot {
-            if self.status == LocalStatus::Alive {
-                if inc >= self.local_entry().incarnation {
-                    self.refute(now, inc);
-                } else {
-                    // Someone is spreading stale news about us: announce our current
-                    // incarnation again (a restarted node wins its name back this way).
-                    self.broadcast_local_alive();
-                }
-            }
+            self.answer_accusation(now, inc);
             return Ok(());
         }
         let Some(e) = self.members.get_mut(slot) else {
