@@ -161,9 +161,12 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message<'_>, DecodeError> {
 
 /// Encodes `msg` (without a length prefix), appending to `out`.
 pub fn encode_message(msg: &Message<'_>, out: &mut Vec<u8>) {
-    // Serialising these types cannot fail; should it ever, `out` is left as it was.
-    if let Ok(bytes) = postcard::to_allocvec(msg) {
-        out.extend_from_slice(&bytes);
+    // Size first, then serialise in place: no allocation, and should serialising ever
+    // fail, `out` is left as it was.
+    let start = out.len();
+    out.resize(start + message_len(msg), 0);
+    if postcard::to_slice(msg, &mut out[start..]).is_err() {
+        out.truncate(start);
     }
 }
 
