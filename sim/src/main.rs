@@ -95,6 +95,9 @@ struct Cli {
     /// Plain SWIM: turn the Lifeguard extensions off.
     #[arg(long)]
     swim: bool,
+    /// Seal every packet with one shared AES-256-GCM key (measures encryption's cost).
+    #[arg(long)]
+    encrypt: bool,
     /// Start from a named scenario (see below); other flags add to it.
     #[arg(long)]
     scenario: Option<String>,
@@ -120,6 +123,7 @@ fn plan(cli: &Cli) -> Result<scenario::Plan, String> {
     let mut sim = SimConfig::new(cli.nodes, cli.seed);
     sim.profile = cli.profile;
     sim.lifeguard = !cli.swim;
+    sim.encrypt = cli.encrypt;
     let custom_faults = !(cli.crash.is_empty()
         && cli.restart.is_empty()
         && cli.leave.is_empty()

@@ -94,6 +94,9 @@ pub struct SimConfig {
     pub profile: Profile,
     /// Lifeguard on (default) or plain SWIM.
     pub lifeguard: bool,
+    /// Every node seals its packets with one shared AES-256-GCM key (to measure what
+    /// encryption costs).
+    pub encrypt: bool,
     /// The network model.
     pub network: NetworkConfig,
     /// Nodes start at uniformly spread instants within this window, each joining node 0
@@ -121,6 +124,7 @@ impl SimConfig {
             seed,
             profile: Profile::Lan,
             lifeguard: true,
+            encrypt: false,
             network: NetworkConfig::default(),
             join_window: Duration::from_millis(u64::from(nodes)).max(Duration::from_secs(1)),
             sample_interval: Duration::from_millis(100),
@@ -839,9 +843,13 @@ impl World {
             return;
         };
         let id = Identity::new(name, addr_of(i));
-        let Ok(node) = Node::new(self.proto.clone(), id, rng, now) else {
+        let Ok(mut node) = Node::new(self.proto.clone(), id, rng, now) else {
             return;
         };
+        if self.config.encrypt {
+            let key = hearsay_protocol::SecretKey::new([0x5e; hearsay_protocol::KEY_BYTES]);
+            node.set_keyring(Some(hearsay_protocol::Keyring::new(key)));
+        }
         slot.node = Some(node);
         slot.status = NodeStatus::Up;
         slot.suspicions = 0;

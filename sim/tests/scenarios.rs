@@ -372,3 +372,34 @@ fn same_seed_and_schedule_give_the_same_digest() {
     );
     assert_ne!(a, run(82), "seeds 81 and 82 produced the same digest");
 }
+
+#[test]
+fn an_encrypted_cluster_converges_and_detects_a_crash_like_a_plain_one() {
+    let seed = 23;
+    let mut w = world(100, seed, |c| c.encrypt = true);
+    w.schedule(secs(20), Fault::Crash { count: 1 });
+    w.run_until(at(60));
+    let c = &w.crashes()[0];
+    let ctx =
+        format!("seed {seed} (hearsay-sim --nodes 100 --seed {seed} --encrypt --crash 1@20s)");
+    assert!(
+        w.join_converged().is_some_and(|t| t <= at(6)),
+        "{ctx}: join converged"
+    );
+    assert!(
+        c.all_failed.is_some_and(|t| s(t) - s(c.at) <= 35.0),
+        "{ctx}: {c:?}"
+    );
+    assert_eq!(
+        w.false_suspicions() + w.false_failures(),
+        0,
+        "{ctx}: false positives"
+    );
+    assert!(w.converged(), "{ctx}");
+    let sealed = (0..100)
+        .filter_map(|i| w.node(i))
+        .all(|n| n.keyring().is_some());
+    assert!(sealed, "{ctx}: every node holds the key");
+    let opened = w.node(1).map_or(0, |n| n.stats().decrypt_failures);
+    assert_eq!(opened, 0, "{ctx}: every sealed packet opened");
+}
