@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Agent, TempDir, cluster, lines, run, wait_until};
+use common::{Agent, TempDir, cluster, lines, raw_lines, run, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -240,26 +240,6 @@ fn a_restart_with_a_snapshot_rejoins_without_join_and_without_rerunning_handlers
         "{:?}",
         a.members()
     );
-}
-
-fn raw_lines(rpc: &str, send: &[&str], want: usize) -> Vec<String> {
-    let mut s = TcpStream::connect(rpc).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    for l in send {
-        // The agent may close on us (a wrong token): later writes can fail.
-        let _ = s.write_all(l.as_bytes());
-        let _ = s.write_all(b"\n");
-    }
-    let mut r = BufReader::new(s);
-    let mut out = Vec::new();
-    while out.len() < want {
-        let mut line = String::new();
-        match r.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => out.push(line.trim_end().to_owned()),
-        }
-    }
-    out
 }
 
 #[test]

@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{Agent, TempDir, cluster, lines, run, wait_until};
+use common::{Agent, TempDir, cluster, lines, raw_lines, run, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -327,25 +325,6 @@ fn encryption_is_turned_on_in_a_live_cluster_in_three_steps_without_failures() {
     let out = agents[2].ok(&["keys", "-list"]);
     assert!(out.contains(&format!("{key}  [3/3]")), "{out}");
     assert!(!failed.exists(), "member-failed ran: {:?}", lines(&failed));
-}
-
-fn raw_lines(rpc: &str, send: &[&str], want: usize) -> Vec<String> {
-    let mut s = TcpStream::connect(rpc).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    for l in send {
-        let _ = s.write_all(l.as_bytes());
-        let _ = s.write_all(b"\n");
-    }
-    let mut r = BufReader::new(s);
-    let mut out = Vec::new();
-    while out.len() < want {
-        let mut line = String::new();
-        match r.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => out.push(line.trim_end().to_owned()),
-        }
-    }
-    out
 }
 
 #[test]

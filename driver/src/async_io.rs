@@ -1,11 +1,12 @@
 //! Sockets and timer built on `async-io`, shared by the smol and async-std adapters.
 //!
-//! `async-io` runs its own reactor thread, so these types work under any executor; the
-//! adapters only add `spawn`. The functions below are the bodies of the corresponding
-//! [`Runtime`](crate::Runtime) methods.
+//! `async-io` runs its own reactor thread, so these types work under any executor: an
+//! adapter only names how its executor spawns ([`Spawner`]) and uses
+//! [`AsyncIoRuntime`] with it.
 
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,7 +16,63 @@ use std::time::Instant;
 use async_io::{Async, Timer};
 use futures_lite::FutureExt;
 
-use crate::runtime::{AsyncTcpListener, AsyncTimer, AsyncUdpSocket, BoxFuture, TcpConnection};
+use crate::runtime::{
+    AsyncTcpListener, AsyncTimer, AsyncUdpSocket, BoxFuture, Runtime, TcpConnection,
+};
+
+/// How an executor runs a background task: the only part of an `async-io` based
+/// [`Runtime`] that differs between executors.
+pub trait Spawner: Send + Sync + 'static {
+    /// The executor's name (for `Debug`).
+    const NAME: &'static str;
+    /// Runs `future` to completion in the background, detached.
+    fn spawn(future: BoxFuture<()>);
+}
+
+/// A [`Runtime`] on `async-io`'s sockets and timer that spawns with `S`.
+pub struct AsyncIoRuntime<S>(PhantomData<fn() -> S>);
+
+impl<S> Default for AsyncIoRuntime<S> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<S> Clone for AsyncIoRuntime<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for AsyncIoRuntime<S> {}
+
+impl<S: Spawner> fmt::Debug for AsyncIoRuntime<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsyncIoRuntime({})", S::NAME)
+    }
+}
+
+impl<S: Spawner> Runtime for AsyncIoRuntime<S> {
+    fn new_timer(&self, deadline: Instant) -> Pin<Box<dyn AsyncTimer>> {
+        new_timer(deadline)
+    }
+
+    fn spawn(&self, future: BoxFuture<()>) {
+        S::spawn(future);
+    }
+
+    fn wrap_udp_socket(&self, socket: UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        wrap_udp_socket(socket)
+    }
+
+    fn wrap_tcp_listener(&self, listener: TcpListener) -> io::Result<Box<dyn AsyncTcpListener>> {
+        wrap_tcp_listener(listener)
+    }
+
+    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<io::Result<Box<dyn TcpConnection>>> {
+        connect_tcp(addr)
+    }
+}
 
 /// An `async-io` timer.
 pub struct IoTimer(Timer);

@@ -466,23 +466,21 @@ impl Driver {
     /// advertise address, which is usually the seed address we dialled; if not (a seed
     /// given by another name), it is credited to the first seed still waiting.
     fn note_push_pull_reply(&mut self, source: SocketAddr) {
-        {
-            for join in &mut self.joins {
-                let exact = join
+        for join in &mut self.joins {
+            let exact = join
+                .seeds
+                .iter_mut()
+                .find(|(a, s)| *a == source && *s != SeedState::Answered);
+            let slot = match exact {
+                Some(slot) => Some(slot),
+                None => join
                     .seeds
                     .iter_mut()
-                    .find(|(a, s)| *a == source && *s != SeedState::Answered);
-                let slot = match exact {
-                    Some(slot) => Some(slot),
-                    None => join
-                        .seeds
-                        .iter_mut()
-                        .find(|(_, s)| matches!(s, SeedState::Sent | SeedState::Queued)),
-                };
-                if let Some((_, s)) = slot {
-                    *s = SeedState::Answered;
-                    break;
-                }
+                    .find(|(_, s)| matches!(s, SeedState::Sent | SeedState::Queued)),
+            };
+            if let Some((_, s)) = slot {
+                *s = SeedState::Answered;
+                break;
             }
         }
     }

@@ -277,6 +277,36 @@ impl BroadcastClass {
     ];
 }
 
+/// Fair filling of `budget` bytes: every class with something `pending` gets an equal share
+/// first, then the leftover goes round the classes starting from one that rotates with
+/// `packet`. `fill(class, room)` adds at most `room` bytes of that class and returns them.
+pub(crate) fn fair_fill(
+    budget: usize,
+    pending: [bool; 4],
+    packet: u64,
+    mut fill: impl FnMut(BroadcastClass, usize) -> usize,
+) -> usize {
+    let active = pending.iter().filter(|p| **p).count();
+    if active == 0 {
+        return 0;
+    }
+    let share = budget / active;
+    let mut used = 0;
+    for class in BroadcastClass::ALL {
+        if pending[class as usize] {
+            used += fill(class, share);
+        }
+    }
+    let rotate = (packet % 4) as usize;
+    for i in 0..BroadcastClass::ALL.len() {
+        if budget - used < MESSAGE_BYTES_MIN {
+            break;
+        }
+        used += fill(BroadcastClass::ALL[(rotate + i) % 4], budget - used);
+    }
+    used
+}
+
 /// One queue per class, filled fairly.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Broadcasts {
@@ -359,30 +389,12 @@ impl Broadcasts {
         round: Option<u64>,
         mut sent: impl FnMut(MessageKind),
     ) -> usize {
-        let round = match round {
-            Some(r) => r,
-            None => self.new_round(),
-        };
-        let active = self.queues.iter().filter(|q| !q.is_empty()).count();
-        if active == 0 {
-            return 0;
-        }
-        let share = budget / active;
-        let mut used = 0;
-        self.packets = self.packets.wrapping_add(1).max(1);
-        let packet = self.packets;
-        for q in self.queues.iter_mut().filter(|q| !q.is_empty()) {
-            used += q.fill_packet(out, share, limit, packet, round, &mut sent);
-        }
-        let rotate = (packet % 4) as usize;
-        for i in 0..self.queues.len() {
-            let q = &mut self.queues[(rotate + i) % 4];
-            if budget - used < MESSAGE_BYTES_MIN {
-                break;
-            }
-            used += q.fill_packet(out, budget - used, limit, packet, round, &mut sent);
-        }
-        used
+        let round = round.unwrap_or_else(|| self.new_round());
+        let packet = self.new_packet();
+        let pending = BroadcastClass::ALL.map(|c| self.class_len(c) > 0);
+        fair_fill(budget, pending, packet, |class, room| {
+            self.queues[class as usize].fill_packet(out, room, limit, packet, round, &mut sent)
+        })
     }
 }
 

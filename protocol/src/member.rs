@@ -165,6 +165,27 @@ pub(crate) fn name_hash(name: &str) -> u64 {
     h ^ (h >> 33)
 }
 
+/// Pushes `item`, growing `v` by a quarter rather than doubling: with N² entries in a
+/// simulation, doubling leaves up to half of every per-member vector unused.
+pub(crate) fn push_growing<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(16));
+    }
+    v.push(item);
+}
+
+/// ⌈log10(n + 1)⌉ for n ≥ 1: the digit count of `n`, the size factor of the retransmit
+/// limit and the default query timeout.
+pub(crate) fn size_factor(n: usize) -> u32 {
+    let mut n = n.max(1);
+    let mut digits = 0;
+    while n > 0 {
+        digits += 1;
+        n /= 10;
+    }
+    digits
+}
+
 /// Slots plus a name → slot index.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
@@ -212,13 +233,7 @@ impl Table {
                 slot
             }
             None => {
-                if self.slots.len() == self.slots.capacity() {
-                    // Grow by a quarter rather than double: with N² entries in a simulation,
-                    // doubling leaves up to half the table unused.
-                    let more = (self.slots.len() / 4).max(16);
-                    self.slots.reserve_exact(more);
-                }
-                self.slots.push(Some(entry));
+                push_growing(&mut self.slots, Some(entry));
                 (self.slots.len() - 1) as u32
             }
         };

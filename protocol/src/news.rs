@@ -96,7 +96,8 @@ impl News {
 
     /// Records that `slot` went into packet `packet` of gossip round `round` (0: a packet of
     /// its own): one transmit per round. Outside a round an item is retired at `limit`;
-    /// inside one it stays for the round's other targets and is retired by `retire`.
+    /// inside one it stays for the round's other targets; the next fill drops it
+    /// (`is_spent`).
     pub fn sent(&mut self, slot: u32, packet: u64, round: u64, limit: u32) {
         let Some(p) = self.pending.get_mut(&slot) else {
             return;
@@ -110,27 +111,17 @@ impl News {
         }
         p.transmits += 1;
         let new = (p.transmits, Reverse(p.seq), slot);
-        if p.transmits >= limit && round == 0 {
-            self.remove_at(old, slot);
-            return;
-        }
         self.order.remove(&old);
-        self.order.insert(new);
-    }
-
-    fn remove_at(&mut self, key: (u32, Reverse<u64>, u32), slot: u32) {
-        self.order.remove(&key);
-        self.pending.remove(&slot);
+        if p.transmits >= limit && round == 0 {
+            self.pending.remove(&slot);
+        } else {
+            self.order.insert(new);
+        }
     }
 
     /// Whether an item is used up: at the limit, and its last round is over.
     pub fn is_spent(p: &Pending, limit: u32, round: u64) -> bool {
         p.transmits >= limit && (round == 0 || p.round != round as u32)
-    }
-
-    /// Retires a used-up item.
-    pub fn retire(&mut self, slot: u32) {
-        self.remove(slot);
     }
 }
 

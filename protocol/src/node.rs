@@ -78,11 +78,11 @@ pub(crate) enum Outgoing {
     },
     /// A gossip datagram: broadcasts only.
     Gossip { dst: SocketAddr, round: u64 },
-    /// A complete stream frame.
+    /// The messages of one stream frame (the envelope is added at send time).
     Stream {
         dst: SocketAddr,
         frame: Vec<u8>,
-        kind: MessageKind,
+        kinds: heapless::Vec<MessageKind, 4>,
     },
 }
 
@@ -139,8 +139,6 @@ pub struct Node<R> {
     pub(crate) serf: Serf,
     /// The push-pull being merged answered our join.
     pub(crate) merging_join_reply: bool,
-    /// Which kind of news gets the leftover room of a packet first.
-    pub(crate) fill_rotation: usize,
     pub(crate) transmits: VecDeque<Outgoing>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) seeds: Vec<SocketAddr>,
@@ -210,7 +208,6 @@ impl<R: RngCore> Node<R> {
             news: crate::news::News::default(),
             serf: Serf::new(config.event_buffer_size, config.query_buffer_size),
             merging_join_reply: false,
-            fill_rotation: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             seeds: Vec::new(),
@@ -421,13 +418,8 @@ impl<R: RngCore> Node<R> {
         self.probe = None;
         let inc = self.local_entry().incarnation;
         self.set_local(now, inc, MemberState::Left);
-        let name = self.local_entry().name.clone();
         self.broadcast_own_intent(IntentKind::Leave);
-        let msg = Message::Leave(wire::Leave {
-            node: name.as_str(),
-            incarnation: inc.0,
-        });
-        self.queue_broadcast(name.as_str(), &msg);
+        self.queue_news(self.local_slot, None);
         let me = self.member_snapshot(self.local_slot);
         self.push_event(Event::MemberLeave(me));
     }
@@ -472,13 +464,15 @@ impl<R: RngCore> Node<R> {
         while let Some(out) = self.transmits.pop_front() {
             buf.clear();
             match out {
-                Outgoing::Stream { dst, frame, kind } => {
+                Outgoing::Stream { dst, frame, kinds } => {
                     let header = self.begin(buf);
                     buf.extend_from_slice(&frame);
                     self.finish(buf, header);
                     self.stats.stream_frames_out += 1;
                     self.stats.stream_bytes_out += buf.len() as u64;
-                    self.stats.messages_out.bump(kind);
+                    for k in kinds {
+                        self.stats.messages_out.bump(k);
+                    }
                     return Some(Transmit {
                         dst,
                         len: buf.len(),
@@ -486,24 +480,6 @@ impl<R: RngCore> Node<R> {
                     });
                 }
                 Outgoing::Datagram { dst, msgs, kinds } => {
-                    if msgs.len() > self.datagram_room() {
-                        // Long names, a long label and the seal can push even one message
-                        // past the packet budget: such messages take the stream channel,
-                        // which carries every message kind.
-                        let header = self.begin(buf);
-                        buf.extend_from_slice(&msgs);
-                        self.finish(buf, header);
-                        self.stats.stream_frames_out += 1;
-                        self.stats.stream_bytes_out += buf.len() as u64;
-                        for k in kinds {
-                            self.stats.messages_out.bump(k);
-                        }
-                        return Some(Transmit {
-                            dst,
-                            len: buf.len(),
-                            channel: Channel::Stream,
-                        });
-                    }
                     let header = self.begin(buf);
                     buf.extend_from_slice(&msgs);
                     for k in kinds {
@@ -846,31 +822,14 @@ impl<R: RngCore> Node<R> {
             .saturating_sub(buf.len() + overhead);
         let limit = self.retransmit_limit();
         let round = round.unwrap_or_else(|| self.broadcasts.new_round());
-        let packet = self.broadcasts.new_packet();
-        let classes = BroadcastClass::ALL;
-        let active = classes
-            .iter()
-            .filter(|c| self.pending_broadcasts_of(**c) > 0)
-            .count();
-        if active == 0 {
+        let pending = BroadcastClass::ALL.map(|c| self.pending_broadcasts_of(c) > 0);
+        if !pending.contains(&true) {
             return 0;
         }
-        let share = budget / active;
-        let mut used = 0;
-        for class in classes {
-            if self.pending_broadcasts_of(class) > 0 {
-                used += self.fill_class(class, buf, share, limit, packet, round);
-            }
-        }
-        self.fill_rotation = (self.fill_rotation + 1) % classes.len();
-        for i in 0..classes.len() {
-            if budget - used < 8 {
-                break;
-            }
-            let class = classes[(self.fill_rotation + i) % classes.len()];
-            used += self.fill_class(class, buf, budget - used, limit, packet, round);
-        }
-        used
+        let packet = self.broadcasts.new_packet();
+        crate::broadcast::fair_fill(budget, pending, packet, |class, room| {
+            self.fill_class(class, buf, room, limit, packet, round)
+        })
     }
 
     fn fill_class(
@@ -960,7 +919,7 @@ impl<R: RngCore> Node<R> {
         }
         self.scratch = scratch;
         for slot in spent {
-            self.news.retire(slot);
+            self.news.remove(slot);
         }
         for slot in taken {
             self.news.sent(slot, packet, round, limit);
@@ -970,13 +929,8 @@ impl<R: RngCore> Node<R> {
 
     /// `retransmit_mult × ⌈log10(N+1)⌉`; ⌈log10(N+1)⌉ is the digit count of N.
     pub(crate) fn retransmit_limit(&self) -> u32 {
-        let mut n = self.live_count.max(1);
-        let mut digits = 0;
-        while n > 0 {
-            digits += 1;
-            n /= 10;
-        }
-        self.config.retransmit_mult.saturating_mul(digits)
+        let factor = crate::member::size_factor(self.live_count);
+        self.config.retransmit_mult.saturating_mul(factor)
     }
 
     pub(crate) fn local_entry(&self) -> &Entry {
@@ -1018,6 +972,17 @@ impl<R: RngCore> Node<R> {
             wire::push_message(&mut framed, m);
             let _ = kinds.push(m.kind());
         }
+        if framed.len() > self.datagram_room() {
+            // Long names, a long label and the seal can push even one message past the
+            // packet budget: such messages take the stream channel, which carries every
+            // message kind.
+            self.queue_out(Outgoing::Stream {
+                dst,
+                frame: framed,
+                kinds,
+            });
+            return;
+        }
         self.queue_out(Outgoing::Datagram {
             dst,
             msgs: framed,
@@ -1034,28 +999,21 @@ impl<R: RngCore> Node<R> {
     pub(crate) fn send_stream(&mut self, dst: SocketAddr, msg: &Message<'_>) {
         let mut frame = Vec::new();
         wire::push_message(&mut frame, msg);
-        let kind = msg.kind();
-        self.queue_out(Outgoing::Stream { dst, frame, kind });
+        let kinds = heapless::Vec::from_slice(&[msg.kind()]).unwrap_or_default();
+        self.queue_out(Outgoing::Stream { dst, frame, kinds });
     }
 
     /// Queues the messages of a stream frame already built (push-pull state), without the
     /// envelope.
     pub(crate) fn send_stream_frame(&mut self, dst: SocketAddr, frame: Vec<u8>, kind: MessageKind) {
-        self.queue_out(Outgoing::Stream { dst, frame, kind });
+        let kinds = heapless::Vec::from_slice(&[kind]).unwrap_or_default();
+        self.queue_out(Outgoing::Stream { dst, frame, kinds });
     }
 
-    /// Queues membership news about the member called `key` (the message itself is
-    /// rebuilt from the member table at send time; only a suspicion's or death's originator
-    /// is remembered).
-    pub(crate) fn queue_broadcast(&mut self, key: &str, msg: &Message<'_>) {
-        let Some(slot) = self.members.find(key) else {
-            return;
-        };
-        let from = match msg {
-            Message::Suspect(s) => self.members.find(s.from),
-            Message::Dead(d) => self.members.find(d.from),
-            _ => None,
-        };
+    /// Queues membership news about the member in `slot`: its current state is encoded from
+    /// the table at send time; only a suspicion's or death's originator `from` is kept.
+    pub(crate) fn queue_news(&mut self, slot: u32, from: Option<&str>) {
+        let from = from.and_then(|f| self.members.find(f));
         self.news.push(
             slot,
             from.unwrap_or(crate::news::FROM_SELF),

@@ -79,19 +79,13 @@ impl<R: RngCore> Node<R> {
     }
 
     /// New members join the current pass at a random position.
+    /// (Swapped into the part already probed this pass, the displaced member moves to the
+    /// end and is still probed; the new one waits for the next pass.)
     pub(crate) fn add_to_probe_order(&mut self, slot: u32) {
-        if self.probe_order.len() == self.probe_order.capacity() {
-            let more = (self.probe_order.len() / 4).max(16);
-            self.probe_order.reserve_exact(more);
-        }
-        self.probe_order.push(slot);
+        crate::member::push_growing(&mut self.probe_order, slot);
         let last = self.probe_order.len() - 1;
         let j = self.random_below(self.probe_order.len());
         self.probe_order.swap(j, last);
-        if j < self.probe_pos {
-            // Swapped into the part already probed this pass: the displaced member moves to
-            // the end and is still probed; the new one waits for the next pass.
-        }
     }
 
     fn rebuild_probe_order(&mut self) {

@@ -27,6 +27,8 @@ use crate::time::{Instant, scale};
 use crate::types::{Incarnation, NodeName};
 use crate::wire::{self, Message, MessageKind, PushPullMember, WireState};
 
+/// Room kept in a stream frame for the envelope (a label of up to 255 bytes) and the seal.
+const FRAME_OVERHEAD_BYTES: usize = 320;
 /// Bytes of a push-pull entry beyond its name and tags (address, numbers, framing).
 const MEMBER_OVERHEAD_BYTES: usize = 32;
 
@@ -76,7 +78,10 @@ impl<R: RngCore> Node<R> {
         reply: bool,
     ) {
         // Room for the envelope (label up to 255 bytes) and the seal.
-        let budget = self.config.stream_bytes_max.saturating_sub(320);
+        let budget = self
+            .config
+            .stream_bytes_max
+            .saturating_sub(FRAME_OVERHEAD_BYTES);
         let mut used = 0;
         let mut truncated = false;
         let mut members: Vec<PushPullMember<'_>> = Vec::with_capacity(self.members.len());
@@ -111,7 +116,9 @@ impl<R: RngCore> Node<R> {
         wire::push_message(&mut frame, &msg);
         drop(msg);
         let serf = self.serf_state_message();
-        if frame.len() + wire::message_len(&serf) + 320 <= self.config.stream_bytes_max {
+        if frame.len() + wire::message_len(&serf) + FRAME_OVERHEAD_BYTES
+            <= self.config.stream_bytes_max
+        {
             wire::push_message(&mut frame, &serf);
         } else {
             truncated = true;

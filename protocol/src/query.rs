@@ -193,15 +193,10 @@ fn compile(pattern: &str) -> Option<Regex> {
 impl<R: RngCore> Node<R> {
     /// The default query timeout for the current cluster size.
     pub fn default_query_timeout(&self) -> Duration {
-        let mut n = self.live_count.max(1);
-        let mut digits = 0;
-        while n > 0 {
-            digits += 1;
-            n /= 10;
-        }
+        let factor = crate::member::size_factor(self.live_count);
         crate::time::scale(
             self.config.gossip_interval,
-            self.config.query_timeout_mult.saturating_mul(digits),
+            self.config.query_timeout_mult.saturating_mul(factor),
         )
     }
 

@@ -57,16 +57,38 @@ impl fmt::Debug for SecretKey {
 }
 
 /// One primary (sealing) key and secondary (opening-only) keys.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Keyring {
     /// Primary first.
     keys: Vec<SecretKey>,
+    /// One expanded cipher per key, in the same order: the AES key schedule is computed
+    /// when a key is installed, not for every packet.
+    ciphers: Vec<Aes256Gcm>,
+}
+
+impl PartialEq for Keyring {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys
+    }
+}
+
+impl Eq for Keyring {}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring").field("keys", &self.keys).finish()
+    }
+}
+
+fn cipher(key: &SecretKey) -> Aes256Gcm {
+    Aes256Gcm::new(key.0.as_slice().into())
 }
 
 impl Keyring {
     /// A keyring with one key, the primary.
     pub fn new(primary: SecretKey) -> Self {
         Self {
+            ciphers: alloc::vec![cipher(&primary)],
             keys: alloc::vec![primary],
         }
     }
@@ -92,6 +114,7 @@ impl Keyring {
         if self.keys.len() >= KEYS_MAX {
             return Err(CommandError::KeyringFull);
         }
+        self.ciphers.push(cipher(&key));
         self.keys.push(key);
         Ok(())
     }
@@ -107,6 +130,7 @@ impl Keyring {
             .position(|k| k == key)
             .ok_or(CommandError::UnknownKey)?;
         self.keys.swap(0, i);
+        self.ciphers.swap(0, i);
         Ok(())
     }
 
@@ -124,6 +148,7 @@ impl Keyring {
             return Err(CommandError::PrimaryKey);
         }
         self.keys.remove(i);
+        self.ciphers.remove(i);
         Ok(())
     }
 
@@ -131,9 +156,10 @@ impl Keyring {
     pub(crate) fn seal(&self, rng: &mut impl RngCore, aad: &[u8], body: &[u8], out: &mut Vec<u8>) {
         let mut nonce = [0u8; 12];
         rng.fill_bytes(&mut nonce);
-        let cipher = Aes256Gcm::new(self.primary().0.as_slice().into());
         // Encryption into a Vec cannot fail for inputs under 64 GiB.
-        if let Ok(ct) = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: body, aad }) {
+        if let Ok(ct) =
+            self.ciphers[0].encrypt(Nonce::from_slice(&nonce), Payload { msg: body, aad })
+        {
             out.extend_from_slice(&nonce);
             out.extend_from_slice(&ct);
         }
@@ -145,9 +171,8 @@ impl Keyring {
             return None;
         }
         let (nonce, ct) = sealed.split_at(12);
-        self.keys.iter().find_map(|k| {
-            Aes256Gcm::new(k.0.as_slice().into())
-                .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        self.ciphers.iter().find_map(|c| {
+            c.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
                 .ok()
         })
     }

@@ -80,8 +80,7 @@ impl<R: RngCore> Node<R> {
     }
 
     pub(crate) fn broadcast_local_alive(&mut self) {
-        let entry = self.local_entry().clone();
-        self.queue_broadcast(entry.name.as_str(), &Self::alive_message(&entry));
+        self.queue_news(self.local_slot, None);
     }
 
     /// Announces a higher incarnation than `accused`: the Lifeguard refutation.
@@ -128,6 +127,8 @@ impl<R: RngCore> Node<R> {
             }
             let name = NodeName::new(a.node).map_err(|_| InboundError::InvalidField)?;
             let intent = self.take_recent_intent(now, a.node);
+            // A leave that overtook the join: the member is learned as already gone.
+            let left = intent.as_ref().is_some_and(|i| i.kind == IntentKind::Leave);
             let slot = self.members.insert(Entry {
                 name,
                 tags: (!a.tags.is_empty()).then(|| a.tags.into()),
@@ -137,17 +138,19 @@ impl<R: RngCore> Node<R> {
                     .map_or(0, |i| crate::member::ltime32(i.ltime)),
                 addr: a.addr,
                 incarnation: inc,
-                state: MemberState::Failed,
+                state: if left {
+                    MemberState::Left
+                } else {
+                    MemberState::Alive
+                },
             });
-            self.gone.insert(slot);
-            if intent.is_some_and(|i| i.kind == IntentKind::Leave) {
-                // The leave overtook the join: the member is learned as already gone.
-                self.set_state(slot, MemberState::Left, now);
+            if left {
+                self.gone.insert(slot);
                 return Ok(());
             }
-            self.set_state(slot, MemberState::Alive, now);
+            self.live_count += 1;
             self.add_to_probe_order(slot);
-            self.queue_broadcast(a.node, &Message::Alive(*a));
+            self.queue_news(slot, None);
             let m = self.member_snapshot(slot);
             self.push_event(Event::MemberJoin(m));
             return Ok(());
@@ -181,7 +184,7 @@ impl<R: RngCore> Node<R> {
         }
         self.clear_suspicion(slot);
         self.set_state(slot, MemberState::Alive, now);
-        self.queue_broadcast(a.node, &Message::Alive(*a));
+        self.queue_news(slot, None);
         match old {
             MemberState::Failed | MemberState::Left => {
                 let m = self.member_snapshot(slot);
@@ -235,25 +238,13 @@ impl<R: RngCore> Node<R> {
                 None => false,
             };
             if confirmed {
-                let msg = Message::Suspect(wire::Suspect {
-                    node,
-                    incarnation: inc.0,
-                    from,
-                });
-                self.queue_broadcast(node, &msg);
+                self.queue_news(slot, Some(from));
             }
             return Ok(());
         }
         e.incarnation = inc;
         self.set_state(slot, MemberState::Suspect, now);
-        self.queue_broadcast(
-            node,
-            &Message::Suspect(wire::Suspect {
-                node,
-                incarnation: inc.0,
-                from,
-            }),
-        );
+        self.queue_news(slot, Some(from));
         self.start_suspicion(slot, name_hash(from), now);
         Ok(())
     }
@@ -328,14 +319,7 @@ impl<R: RngCore> Node<R> {
         e.incarnation = inc;
         self.clear_suspicion(slot);
         self.set_state(slot, MemberState::Failed, now);
-        self.queue_broadcast(
-            node,
-            &Message::Dead(wire::Dead {
-                node,
-                incarnation: inc.0,
-                from,
-            }),
-        );
+        self.queue_news(slot, Some(from));
         let m = self.member_snapshot(slot);
         self.push_event(Event::MemberFailed(m));
         Ok(())
@@ -365,13 +349,7 @@ impl<R: RngCore> Node<R> {
         e.incarnation = inc;
         self.clear_suspicion(slot);
         self.set_state(slot, MemberState::Left, now);
-        self.queue_broadcast(
-            node,
-            &Message::Leave(wire::Leave {
-                node,
-                incarnation: inc.0,
-            }),
-        );
+        self.queue_news(slot, None);
         let m = self.member_snapshot(slot);
         self.push_event(Event::MemberLeave(m));
         Ok(())

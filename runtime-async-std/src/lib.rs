@@ -21,17 +21,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
+use hearsay_driver::BoxFuture;
+use hearsay_driver::async_io::{AsyncIoRuntime, Spawner};
 pub use hearsay_driver::protocol::{
     self, Config, Event, LamportTime, Member, MemberState, QueryId, QueryParams, Tags,
-};
-use hearsay_driver::{
-    AsyncTcpListener, AsyncTimer, AsyncUdpSocket, BoxFuture, TcpConnection, async_io,
 };
 pub use hearsay_driver::{
     DriverConfig, Error, Hearsay, NodeOptions, QueryReply, QueryResponses, Stats, Subscription,
@@ -43,35 +38,21 @@ pub use hearsay_driver::{
 /// # Errors
 /// As [`hearsay_driver::start`].
 pub fn start(config: Config, options: NodeOptions) -> Result<Hearsay, Error> {
-    hearsay_driver::start(Arc::new(AsyncStdRuntime), config, options)
+    hearsay_driver::start(Arc::new(AsyncStdRuntime::default()), config, options)
 }
 
-/// [`hearsay_driver::Runtime`] for async-std.
+/// Spawns on async-std's executor.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct AsyncStdRuntime;
+pub struct AsyncStdSpawner;
 
-impl hearsay_driver::Runtime for AsyncStdRuntime {
-    fn new_timer(&self, deadline: Instant) -> Pin<Box<dyn AsyncTimer>> {
-        async_io::new_timer(deadline)
-    }
+impl Spawner for AsyncStdSpawner {
+    const NAME: &'static str = "async-std";
 
-    fn spawn(&self, future: BoxFuture<()>) {
+    fn spawn(future: BoxFuture<()>) {
         // Dropping the JoinHandle detaches the task.
         drop(async_std::task::spawn(future));
     }
-
-    fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
-        async_io::wrap_udp_socket(socket)
-    }
-
-    fn wrap_tcp_listener(
-        &self,
-        listener: std::net::TcpListener,
-    ) -> io::Result<Box<dyn AsyncTcpListener>> {
-        async_io::wrap_tcp_listener(listener)
-    }
-
-    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<io::Result<Box<dyn TcpConnection>>> {
-        async_io::connect_tcp(addr)
-    }
 }
+
+/// [`hearsay_driver::Runtime`] for async-std: the driver's `async-io` sockets and timer.
+pub type AsyncStdRuntime = AsyncIoRuntime<AsyncStdSpawner>;

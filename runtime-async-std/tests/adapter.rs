@@ -13,7 +13,7 @@ impl Harness for AsyncStd {
         "async-std"
     }
     fn runtime(&self) -> Arc<dyn Runtime> {
-        Arc::new(AsyncStdRuntime)
+        Arc::new(AsyncStdRuntime::default())
     }
     fn start(&self, config: Config, options: NodeOptions) -> Result<Hearsay, Error> {
         hearsay_async_std::start(config, options)

@@ -13,7 +13,7 @@ impl Harness for Smol {
         "smol"
     }
     fn runtime(&self) -> Arc<dyn Runtime> {
-        Arc::new(SmolRuntime)
+        Arc::new(SmolRuntime::default())
     }
     fn start(&self, config: Config, options: NodeOptions) -> Result<Hearsay, Error> {
         hearsay_smol::start(config, options)

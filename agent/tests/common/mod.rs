@@ -3,7 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -249,4 +250,26 @@ pub fn cluster(
         agents.iter().map(Agent::members).collect::<Vec<_>>()
     );
     agents
+}
+
+/// Sends raw `send` lines to the RPC port at `rpc` and reads up to `want` reply lines (fewer
+/// if the agent closes the connection or 5 s pass).
+pub fn raw_lines(rpc: &str, send: &[&str], want: usize) -> Vec<String> {
+    let mut s = TcpStream::connect(rpc).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for l in send {
+        // The agent may close on us (a wrong token): later writes can fail.
+        let _ = s.write_all(l.as_bytes());
+        let _ = s.write_all(b"\n");
+    }
+    let mut r = BufReader::new(s);
+    let mut out = Vec::new();
+    while out.len() < want {
+        let mut line = String::new();
+        match r.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => out.push(line.trim_end().to_owned()),
+        }
+    }
+    out
 }
