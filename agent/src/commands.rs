@@ -47,6 +47,18 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
+/// The strings in the array `v[key]` (none if absent).
+fn strings_of(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn str_of(v: &Value, key: &str) -> String {
     match v.get(key) {
         Some(Value::String(s)) => s.clone(),
@@ -373,15 +385,7 @@ pub fn reachability(a: ReachabilityArgs) -> i32 {
             }
             break r.body.unwrap_or_default();
         };
-        let missing: Vec<String> = body
-            .get("missing")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let missing = strings_of(&body, "missing");
         let alive = str_of(&body, "alive");
         if missing.is_empty() {
             println!("Successfully contacted all {alive} nodes");
@@ -497,15 +501,7 @@ pub fn keys(a: KeysArgs) -> i32 {
         let num_nodes = body.get("num_nodes").and_then(Value::as_u64).unwrap_or(0);
         let num_resp = body.get("num_resp").and_then(Value::as_u64).unwrap_or(0);
         let messages = body.get("messages").and_then(Value::as_object);
-        let missing: Vec<String> = body
-            .get("missing")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let missing = strings_of(&body, "missing");
         let mut failures = 0;
         if let Some(m) = messages {
             for (node, msg) in m {

@@ -227,15 +227,22 @@ impl Hearsay {
         params: Option<QueryParams>,
         timeout: Option<Duration>,
     ) -> Result<QueryResponses, Error> {
+        self.collect_replies(|replies, reply| Command::Query {
+            params,
+            timeout,
+            replies,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a query-like command whose acks and responses come back on a bounded stream.
+    async fn collect_replies(
+        &self,
+        command: impl FnOnce(async_channel::Sender<QueryReply>, Reply<QueryId>) -> Command,
+    ) -> Result<QueryResponses, Error> {
         let (replies, rx) = async_channel::bounded(self.inner.subscriber_capacity.max(1));
-        let id = self
-            .request(|reply| Command::Query {
-                params,
-                timeout,
-                replies,
-                reply,
-            })
-            .await?;
+        let id = self.request(|reply| command(replies, reply)).await?;
         Ok(QueryResponses {
             id,
             replies: Box::pin(rx),
@@ -268,20 +275,14 @@ impl Hearsay {
         key: Option<SecretKey>,
         timeout: Option<Duration>,
     ) -> Result<QueryResponses, Error> {
-        let (replies, rx) = async_channel::bounded(self.inner.subscriber_capacity.max(1));
-        let id = self
-            .request(|reply| Command::KeyQuery {
-                op,
-                key,
-                timeout,
-                replies,
-                reply,
-            })
-            .await?;
-        Ok(QueryResponses {
-            id,
-            replies: Box::pin(rx),
+        self.collect_replies(|replies, reply| Command::KeyQuery {
+            op,
+            key,
+            timeout,
+            replies,
+            reply,
         })
+        .await
     }
 
     /// Installs (or with `None` removes) this node's keyring: packets are then sealed with
