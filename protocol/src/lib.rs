@@ -44,46 +44,52 @@
 extern crate alloc;
 
 mod awareness;
-mod broadcast;
 mod coalesce;
 mod config;
+mod conflict;
+mod dissemination;
+mod envelope;
 mod error;
 mod event;
-mod gossip;
 mod intent;
+mod key_rotation;
 mod lamport;
 mod member;
-mod news;
+mod membership;
 mod node;
 mod probe;
 mod push_pull;
 mod query;
+mod random;
+mod reap;
+mod reconnect;
 mod seal;
-mod serf;
-mod state;
 mod stats;
 mod suspicion;
 mod time;
+mod transmit;
 mod types;
 mod user_event;
 pub mod wire;
 
-pub use broadcast::BroadcastClass;
 pub use coalesce::{MemberCoalescer, UserEventCoalescer};
 pub use config::Config;
+pub use conflict::CONFLICT_QUERY;
+pub use dissemination::BroadcastClass;
 pub use error::{CommandError, ConfigError, DecodeError, InboundError};
 pub use event::Event;
+pub use key_rotation::{KEY_QUERY_PREFIX, KeyOp, KeyResponse};
 pub use lamport::{LamportClock, LamportTime};
 pub use member::{Member, MemberRef, MemberState};
-pub use node::{Channel, Node, SEEDS_MAX, Transmit};
+pub use node::Node;
 pub use push_pull::push_pull_scale;
-pub use query::{
-    CONFLICT_QUERY, KEY_QUERY_PREFIX, KeyOp, KeyResponse, QueryId, QueryParams, REACHABILITY_QUERY,
-};
+pub use query::{QueryId, QueryParams, REACHABILITY_QUERY};
+pub use reconnect::SEEDS_MAX;
 pub use seal::{KEY_BYTES, KEYS_MAX, Keyring, SEAL_OVERHEAD, SecretKey};
 pub use stats::{KindCounters, Stats};
 pub use suspicion::suspicion_timeout;
 pub use time::Instant;
+pub use transmit::{Channel, Transmit};
 pub use types::{Identity, Incarnation, NODE_NAME_BYTES_MAX, NodeName, Tags};
 pub use user_event::INTERNAL_PREFIX;
 

@@ -1,9 +1,15 @@
-//! Lifeguard dynamic suspicion: a suspicion starts with the maximum timeout and shrinks
-//! toward the minimum as independent members confirm it:
+//! Suspicions: the open suspicions of other members and their timers (start, confirm,
+//! expire), with Lifeguard's dynamic timeout: a suspicion starts with the maximum timeout
+//! and shrinks toward the minimum as independent members confirm it:
 //! `t = max(min, max − (max − min) · ln(C + 1) / ln(k + 1))`.
+//!
+//! A suspicion that runs out makes the node declare the member failed; news that the
+//! member is alive, failed, left or reaped clears it.
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use core::time::Duration;
 
+use crate::config::Config;
 use crate::time::Instant;
 
 /// Most confirmations tracked per suspicion (bounds `k`).
@@ -83,6 +89,78 @@ impl Suspicion {
         let raw = max - frac * (max - self.min.as_secs_f64());
         let t = Duration::from_millis(libm::floor(raw * 1000.0).max(0.0) as u64);
         t.max(self.min)
+    }
+}
+
+/// Every open suspicion, by member slot, and their deadlines in time order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Suspicions {
+    open: BTreeMap<u32, Suspicion>,
+    timers: BTreeSet<(Instant, u32)>,
+}
+
+impl Suspicions {
+    /// Opens a suspicion of `slot` raised by the member whose name hashes to `from`,
+    /// replacing any open one. The timeouts follow the cluster size `live` (Lifeguard) or
+    /// are the minimum throughout (plain SWIM).
+    pub fn start(&mut self, slot: u32, from: u64, now: Instant, live: usize, config: &Config) {
+        let min = suspicion_timeout(config.suspicion_mult, live, config.probe_interval);
+        let (k, max) = if config.lifeguard {
+            let k = config.suspicion_mult.saturating_sub(2);
+            let k = if (live as u64) < u64::from(k) + 2 {
+                0
+            } else {
+                k
+            };
+            (
+                k,
+                crate::time::scale(min, config.suspicion_max_timeout_mult),
+            )
+        } else {
+            (0, min)
+        };
+        self.clear(slot);
+        let s = Suspicion::new(from, k, min, max, now);
+        self.timers.insert((s.deadline(), slot));
+        self.open.insert(slot, s);
+    }
+
+    /// Records a confirmation of the suspicion of `slot` by the member whose name hashes to
+    /// `from`; whether it was new (and so worth re-gossiping). The deadline may move closer.
+    pub fn confirm(&mut self, slot: u32, from: u64) -> bool {
+        let Some(s) = self.open.get_mut(&slot) else {
+            return false;
+        };
+        let before = s.deadline();
+        let new = s.confirm(from);
+        if new && s.deadline() != before {
+            self.timers.remove(&(before, slot));
+            self.timers.insert((s.deadline(), slot));
+        }
+        new
+    }
+
+    /// Closes the suspicion of `slot`, if any.
+    pub fn clear(&mut self, slot: u32) {
+        if let Some(s) = self.open.remove(&slot) {
+            self.timers.remove(&(s.deadline(), slot));
+        }
+    }
+
+    /// The earliest deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Closes and returns the next suspicion whose deadline is at or before `now`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<u32> {
+        let &(deadline, slot) = self.timers.first()?;
+        if deadline > now {
+            return None;
+        }
+        self.timers.pop_first();
+        self.open.remove(&slot);
+        Some(slot)
     }
 }
 
