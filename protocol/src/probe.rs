@@ -27,7 +27,7 @@ use crate::membership::{Membership, name_hash, push_growing};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::transmit::{Channel, Outbound};
-use crate::types::NodeName;
+use crate::types::{Incarnation, NodeName};
 use crate::wire::{self, Message};
 
 /// The probe in progress.
@@ -54,12 +54,11 @@ impl Probe {
 }
 
 /// A probe that got no ack by the end of its period.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct FailedProbe {
-    /// The probed member's slot.
-    pub slot: u32,
-    /// Its name's hash when the probe started (the slot may have been reused since).
-    pub name_hash: u64,
+    /// The member to suspect: the probed member, when it is still in the table under the
+    /// same name and still alive or suspect.
+    pub suspect: Option<(NodeName, Incarnation)>,
     expected_nacks: u32,
     nacks: u32,
 }
@@ -110,6 +109,7 @@ pub(crate) struct Prober {
     nacks_received: u64,
     relays_dropped: u64,
     misdirected_pings: u64,
+    suspicions: u64,
 }
 
 impl Prober {
@@ -129,6 +129,7 @@ impl Prober {
             nacks_received: 0,
             relays_dropped: 0,
             misdirected_pings: 0,
+            suspicions: 0,
         }
     }
 
@@ -330,16 +331,23 @@ impl Prober {
         }
     }
 
-    /// Ends the probe in flight when its period is over without an ack.
-    pub fn finish_if_due(&mut self, now: Instant) -> Option<FailedProbe> {
+    /// Ends the probe in flight when its period is over without an ack, and names the
+    /// member to suspect (counted when it was alive until now).
+    pub fn finish_if_due(&mut self, now: Instant, members: &Membership) -> Option<FailedProbe> {
         if self.probe.as_ref().is_none_or(|p| now < p.end) {
             return None;
         }
         let p = self.probe.take()?;
         self.probe_failures += 1;
+        // The slot may have been reaped and reused since the probe started.
+        let target = members
+            .get(p.slot)
+            .filter(|e| name_hash(e.name.as_str()) == p.name_hash && e.state.is_live());
+        if target.is_some_and(|e| e.state == MemberState::Alive) {
+            self.suspicions += 1;
+        }
         Some(FailedProbe {
-            slot: p.slot,
-            name_hash: p.name_hash,
+            suspect: target.map(|e| (e.name.clone(), e.incarnation)),
             expected_nacks: p.expected_nacks,
             nacks: p.nacks,
         })
@@ -459,5 +467,6 @@ impl Prober {
         stats.nacks_received = self.nacks_received;
         stats.relays_dropped = self.relays_dropped;
         stats.misdirected_pings = self.misdirected_pings;
+        stats.suspicions = self.suspicions;
     }
 }

@@ -10,7 +10,11 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use core::time::Duration;
 
 use crate::config::Config;
+use crate::member::MemberState;
+use crate::membership::Membership;
+use crate::stats::Stats;
 use crate::time::Instant;
+use crate::types::{Incarnation, NodeName};
 
 /// Most confirmations tracked per suspicion (bounds `k`).
 pub const CONFIRMATIONS_MAX: usize = 8;
@@ -31,7 +35,7 @@ pub fn suspicion_timeout(mult: u32, n: usize, interval: Duration) -> Duration {
 
 /// An open suspicion of one member.
 #[derive(Clone, Debug)]
-pub(crate) struct Suspicion {
+struct Suspicion {
     start: Instant,
     min: Duration,
     max: Duration,
@@ -97,6 +101,8 @@ impl Suspicion {
 pub(crate) struct Suspicions {
     open: BTreeMap<u32, Suspicion>,
     timers: BTreeSet<(Instant, u32)>,
+    /// Members declared failed when their suspicion ran out.
+    failures_declared: u64,
 }
 
 impl Suspicions {
@@ -152,15 +158,34 @@ impl Suspicions {
         self.timers.first().map(|(deadline, _)| *deadline)
     }
 
-    /// Closes and returns the next suspicion whose deadline is at or before `now`.
-    pub fn pop_expired(&mut self, now: Instant) -> Option<u32> {
-        let &(deadline, slot) = self.timers.first()?;
-        if deadline > now {
-            return None;
+    /// Closes the suspicions whose deadline is at or before `now` and returns the next
+    /// member to declare failed: one still suspect (counted).
+    pub fn pop_expired(
+        &mut self,
+        now: Instant,
+        members: &Membership,
+    ) -> Option<(NodeName, Incarnation)> {
+        loop {
+            let &(deadline, slot) = self.timers.first()?;
+            if deadline > now {
+                return None;
+            }
+            self.timers.pop_first();
+            self.open.remove(&slot);
+            let Some(e) = members.get(slot) else {
+                continue;
+            };
+            if e.state != MemberState::Suspect {
+                continue;
+            }
+            self.failures_declared += 1;
+            return Some((e.name.clone(), e.incarnation));
         }
-        self.timers.pop_first();
-        self.open.remove(&slot);
-        Some(slot)
+    }
+
+    /// Writes this rule's counter into `stats`.
+    pub fn report(&self, stats: &mut Stats) {
+        stats.failures_declared = self.failures_declared;
     }
 }
 

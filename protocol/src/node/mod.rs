@@ -493,6 +493,7 @@ impl<R: RngCore> Node<R> {
         let mut s = self.stats;
         self.membership.report(&mut s);
         self.prober.report(&mut s);
+        self.suspicions.report(&mut s);
         self.dissemination.report(&mut s);
         self.push_pull.report(&mut s);
         self.intents.report(&mut s);

@@ -14,7 +14,6 @@ use crate::error::InboundError;
 use crate::event::Event;
 use crate::member::MemberState;
 use crate::membership::{AliveOutcome, Verdict, name_hash};
-use crate::probe::FailedProbe;
 use crate::time::Instant;
 use crate::types::Incarnation;
 use crate::wire::{self, Message, PushPullMember, WireState};
@@ -53,8 +52,14 @@ impl<R: RngCore> Node<R> {
             &self.config,
             &mut self.outbound,
         );
-        if let Some(failed) = self.prober.finish_if_due(now) {
-            self.probe_failed(now, failed);
+        if let Some(failed) = self.prober.finish_if_due(now, &self.membership) {
+            if self.config.lifeguard {
+                self.awareness.apply(failed.health_delta());
+            }
+            if let Some((name, inc)) = failed.suspect {
+                let me = self.membership.local().name.clone();
+                let _ = self.on_suspect(now, name.as_str(), inc, me.as_str());
+            }
         }
         self.prober.start_if_due(
             now,
@@ -66,36 +71,10 @@ impl<R: RngCore> Node<R> {
         );
     }
 
-    fn probe_failed(&mut self, now: Instant, failed: FailedProbe) {
-        if self.config.lifeguard {
-            self.awareness.apply(failed.health_delta());
-        }
-        let Some(e) = self.membership.get(failed.slot) else {
-            return;
-        };
-        if name_hash(e.name.as_str()) != failed.name_hash || !e.state.is_live() {
-            return;
-        }
-        let (name, inc) = (e.name.clone(), e.incarnation);
-        if e.state == MemberState::Alive {
-            self.stats.suspicions += 1;
-        }
-        let me = self.membership.local().name.clone();
-        let _ = self.on_suspect(now, name.as_str(), inc, me.as_str());
-    }
-
     /// Declares members failed whose suspicion ran out.
     pub(super) fn expire_suspicions(&mut self, now: Instant) {
-        while let Some(slot) = self.suspicions.pop_expired(now) {
-            let Some(e) = self.membership.get(slot) else {
-                continue;
-            };
-            if e.state != MemberState::Suspect {
-                continue;
-            }
-            let (name, inc) = (e.name.clone(), e.incarnation);
+        while let Some((name, inc)) = self.suspicions.pop_expired(now, &self.membership) {
             let me = self.membership.local().name.clone();
-            self.stats.failures_declared += 1;
             let _ = self.on_dead(now, name.as_str(), inc, me.as_str());
         }
     }
