@@ -48,7 +48,7 @@ const REGEX_BYTES_MAX: usize = 1 << 20;
 const RELAY_OVERHEAD_BYTES: usize = 24;
 
 /// Identifies a query: on the asker, its own query; on a responder, the query to
-/// [`respond`](Node::respond) to. Built from the query's Lamport time and random id.
+/// [`respond`](crate::Node::respond) to. Built from the query's Lamport time and random id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QueryId(u64);
 

@@ -21,7 +21,8 @@ use crate::time::Instant;
 use crate::types::{Identity, Incarnation};
 use crate::wire::WireAddr;
 
-pub(crate) use table::{Entry, ltime32, name_hash, push_growing};
+use table::ltime32;
+pub(crate) use table::{Entry, name_hash, push_growing};
 pub(crate) use transitions::{AliveOutcome, Verdict};
 
 use table::Table;
