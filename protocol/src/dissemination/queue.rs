@@ -47,9 +47,9 @@ pub(crate) struct BroadcastQueue {
     transmits: BTreeMap<u64, u32>,
     next_id: u64,
     /// Broadcasts dropped because the queue was full.
-    pub dropped: u64,
+    dropped: u64,
     /// Broadcasts replaced by newer news about the same member.
-    pub invalidated: u64,
+    invalidated: u64,
 }
 
 impl BroadcastQueue {
