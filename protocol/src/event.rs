@@ -117,3 +117,43 @@ impl Event {
         }
     }
 }
+
+/// Events waiting for `poll_event`, oldest first. Bounded by `events_max`: when full, the
+/// oldest is dropped and counted (`Stats::events_dropped`).
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    queue: alloc::collections::VecDeque<Event>,
+    cap: usize,
+    dropped: u64,
+}
+
+impl EventQueue {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            queue: alloc::collections::VecDeque::new(),
+            cap,
+            dropped: 0,
+        }
+    }
+
+    pub fn push(&mut self, event: Event) {
+        if self.queue.len() >= self.cap {
+            self.queue.pop_front();
+            self.dropped += 1;
+        }
+        self.queue.push_back(event);
+    }
+
+    pub fn pop(&mut self) -> Option<Event> {
+        self.queue.pop_front()
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Writes this queue's counter into `stats`.
+    pub fn report(&self, stats: &mut crate::stats::Stats) {
+        stats.events_dropped = self.dropped;
+    }
+}

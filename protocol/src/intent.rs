@@ -8,117 +8,74 @@
 //! - A leave intent turns a failed member into a left one (`force_leave`), and with `prune`
 //!   forgets it at once. A leave intent about ourselves while we are alive is refuted with a
 //!   newer join intent.
+//!
+//! [`Intents`] owns the member clock and the intents about unknown members; the intent
+//! time of a known member lives on its entry (`membership`).
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 
-use rand_core::RngCore;
-
-use crate::broadcast::BroadcastClass;
-use crate::error::{CommandError, InboundError};
-use crate::event::Event;
-use crate::lamport::LamportTime;
-use crate::member::MemberState;
-use crate::node::{LocalStatus, Node};
-use crate::serf::RecentIntent;
+use crate::config::Config;
+use crate::lamport::{LamportClock, LamportTime};
+use crate::stats::Stats;
 use crate::time::Instant;
-use crate::types::NodeName;
-use crate::wire::{self, IntentKind, Message};
+use crate::wire::IntentKind;
 
-impl<R: RngCore> Node<R> {
-    /// Broadcasts an intent about ourselves with a fresh member-clock time.
-    pub(crate) fn broadcast_own_intent(&mut self, kind: IntentKind) {
-        let ltime = self.serf.member_clock.increment();
-        let name = self.local_entry().name.clone();
-        if let Some(e) = self.members.get_mut(self.local_slot) {
-            e.status_ltime = crate::member::ltime32(ltime);
-        }
-        let msg = Message::Intent(wire::Intent {
-            kind,
-            node: name.as_str(),
-            ltime: ltime.0,
-            prune: false,
-        });
-        self.disseminate(BroadcastClass::Intent, name.as_str(), &msg);
+/// An intent about a member we do not know (yet).
+#[derive(Clone, Debug)]
+struct RecentIntent {
+    kind: IntentKind,
+    ltime: LamportTime,
+    at: Instant,
+}
+
+/// See the module docs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Intents {
+    /// The member clock.
+    clock: LamportClock,
+    recent: BTreeMap<Box<str>, RecentIntent>,
+    received: u64,
+}
+
+impl Intents {
+    /// The member clock's time.
+    pub fn time(&self) -> LamportTime {
+        self.clock.time()
     }
 
-    /// Marks a failed member as left everywhere (Serf's `force-leave`); with `prune` it is
-    /// forgotten at once instead of kept as a tombstone.
-    ///
-    /// # Errors
-    /// [`CommandError::UnknownMember`] for an unknown name or this node itself.
-    pub fn force_leave(
+    /// A fresh member-clock time for an intent this node issues.
+    pub fn stamp(&mut self) -> LamportTime {
+        self.clock.increment()
+    }
+
+    /// Witnesses a member-clock time from a peer's Serf state.
+    pub fn witness(&mut self, ltime: LamportTime) {
+        self.clock.witness(ltime);
+    }
+
+    /// An intent message arrived: counted, and its time witnessed.
+    pub fn received(&mut self, ltime: LamportTime) {
+        self.received += 1;
+        self.clock.witness(ltime);
+    }
+
+    /// Remembers an intent about an unknown member. When full (`recent_intents_max`),
+    /// expired intents are dropped first, then the oldest.
+    pub fn remember(
         &mut self,
         now: Instant,
-        name: &str,
-        prune: bool,
-    ) -> Result<(), CommandError> {
-        let slot = self.members.find(name).ok_or(CommandError::UnknownMember)?;
-        if slot == self.local_slot {
-            return Err(CommandError::UnknownMember);
-        }
-        let ltime = self.serf.member_clock.increment();
-        let intent = wire::Intent {
-            kind: IntentKind::Leave,
-            node: name,
-            ltime: ltime.0,
-            prune,
-        };
-        let _ = self.on_intent(now, &intent);
-        Ok(())
-    }
-
-    pub(crate) fn on_intent(
-        &mut self,
-        now: Instant,
-        i: &wire::Intent<'_>,
-    ) -> Result<(), InboundError> {
-        if !NodeName::is_valid(i.node) {
-            return Err(InboundError::InvalidField);
-        }
-        self.stats.intents_received += 1;
-        let ltime = LamportTime(i.ltime);
-        self.serf.member_clock.witness(ltime);
-        let Some(slot) = self.members.find(i.node) else {
-            self.remember_intent(now, i.node, i.kind, ltime);
-            self.disseminate(BroadcastClass::Intent, i.node, &Message::Intent(*i));
-            return Ok(());
-        };
-        let Some(e) = self.members.get_mut(slot) else {
-            return Ok(());
-        };
-        if crate::member::ltime32(ltime) <= e.status_ltime {
-            return Ok(());
-        }
-        e.status_ltime = crate::member::ltime32(ltime);
-        let state = e.state;
-        if slot == self.local_slot {
-            if i.kind == IntentKind::Leave && self.status == LocalStatus::Alive {
-                self.broadcast_own_intent(IntentKind::Join);
-            }
-            return Ok(());
-        }
-        if i.kind == IntentKind::Leave {
-            if state == MemberState::Failed {
-                self.set_state(slot, MemberState::Left, now);
-                let m = self.member_snapshot(slot);
-                self.push_event(Event::MemberLeave(m));
-            }
-            if i.prune && !state.is_live() {
-                self.reap_slot(slot);
-            }
-        }
-        self.disseminate(BroadcastClass::Intent, i.node, &Message::Intent(*i));
-        Ok(())
-    }
-
-    fn remember_intent(&mut self, now: Instant, node: &str, kind: IntentKind, ltime: LamportTime) {
-        let timeout = self.config.recent_intent_timeout;
-        if self.serf.recent_intents.len() >= self.config.recent_intents_max {
-            self.serf
-                .recent_intents
+        node: &str,
+        kind: IntentKind,
+        ltime: LamportTime,
+        config: &Config,
+    ) {
+        let timeout = config.recent_intent_timeout;
+        if self.recent.len() >= config.recent_intents_max {
+            self.recent
                 .retain(|_, r| now.saturating_duration_since(r.at) < timeout);
         }
-        if let Some(r) = self.serf.recent_intents.get_mut(node) {
+        if let Some(r) = self.recent.get_mut(node) {
             if ltime > r.ltime {
                 *r = RecentIntent {
                     kind,
@@ -128,19 +85,18 @@ impl<R: RngCore> Node<R> {
             }
             return;
         }
-        if self.serf.recent_intents.len() >= self.config.recent_intents_max {
+        if self.recent.len() >= config.recent_intents_max {
             // Full: forget the oldest.
             let oldest = self
-                .serf
-                .recent_intents
+                .recent
                 .iter()
                 .min_by_key(|(_, r)| r.at)
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
-                self.serf.recent_intents.remove(&k);
+                self.recent.remove(&k);
             }
         }
-        self.serf.recent_intents.insert(
+        self.recent.insert(
             Box::from(node),
             RecentIntent {
                 kind,
@@ -150,9 +106,26 @@ impl<R: RngCore> Node<R> {
         );
     }
 
-    /// The remembered intent for a member being learned now, consumed.
-    pub(crate) fn take_recent_intent(&mut self, now: Instant, node: &str) -> Option<RecentIntent> {
-        let r = self.serf.recent_intents.remove(node)?;
-        (now.saturating_duration_since(r.at) < self.config.recent_intent_timeout).then_some(r)
+    /// The remembered intent for a member being learned now, consumed (if not expired).
+    pub fn take(
+        &mut self,
+        now: Instant,
+        node: &str,
+        config: &Config,
+    ) -> Option<(IntentKind, LamportTime)> {
+        let r = self.recent.remove(node)?;
+        (now.saturating_duration_since(r.at) < config.recent_intent_timeout)
+            .then_some((r.kind, r.ltime))
+    }
+
+    /// Intents about unknown members held.
+    #[cfg(test)]
+    pub fn recent_len(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Writes this rule's counters into `stats`.
+    pub fn report(&self, stats: &mut Stats) {
+        stats.intents_received = self.received;
     }
 }

@@ -18,10 +18,38 @@
 //! randomness comes from the `rand_core` RNG the node owns, so the same seed and inputs
 //! give byte-identical outputs.
 //!
-//! Module map (find a rule by its protocol name): [`wire`] (format), `member` (table),
-//! `probe` (SWIM probes, ping-req, nacks), `suspicion` (Lifeguard dynamic timeouts),
-//! `awareness` (Lifeguard health), `broadcast` (transmit-limited queue), `gossip`,
-//! `push_pull` (anti-entropy, join, reconnect), `state` (alive/suspect/dead/leave rules).
+//! ## Module map
+//!
+//! Find a rule by its protocol name. Each rule keeps its state private in its module,
+//! behind a narrow API; [`Node`] composes the rules and routes inputs, outputs and each
+//! rule's results to the others.
+//!
+//! | rule | module | state it owns |
+//! | --- | --- | --- |
+//! | wire format | [`wire`] | none (messages, envelope header) |
+//! | envelope | `envelope`, AEAD in `seal` | label check, keyring, plaintext switches |
+//! | membership table | `membership` | entries, own slot, live count, failed/left set |
+//! | SWIM state rules | `membership::transitions` | none (alive/suspect/dead/left, refutation) |
+//! | probing | `probe` | probe order and schedule, probe in flight, ping numbers, relays |
+//! | suspicion | `suspicion` | open suspicions and their timers (Lifeguard timeouts) |
+//! | local health | `awareness` | Lifeguard health score |
+//! | dissemination | `dissemination` | news, class queues, fair fill, gossip schedule |
+//! | push-pull | `push_pull` | anti-entropy schedule, answering peers |
+//! | reconnect | `reconnect` | reconnect pings, join seeds and their re-announce |
+//! | reap | `reap` | none (who is due, on the reconnect tick) |
+//! | Lamport clocks | `lamport` | none (each Serf rule owns the clock it orders) |
+//! | intents | `intent` | member clock, intents about unknown members |
+//! | user events | `user_event` | event clock, de-duplication ring |
+//! | queries | `query` | query clock, queries asked (timers) and owed |
+//! | name conflicts | `conflict` | ping to a rival for our name, the vote |
+//! | key rotation | `key_rotation` | none (key queries on the envelope's keyring) |
+//! | outbound queue | `transmit` | messages waiting for `poll_transmit` |
+//! | event queue | `event` | events waiting for `poll_event` |
+//! | the node | `node` | config, clock, RNG, local status; routing (`swim`, `serf`, commands) |
+//!
+//! Also: `member` (the member views of the API), `stats`, `config`, `error`, `time`,
+//! `types`, `coalesce` (batching helpers for consumers), `random` (draws from the node's
+//! RNG).
 //!
 //! ## Example
 //!
@@ -44,46 +72,52 @@
 extern crate alloc;
 
 mod awareness;
-mod broadcast;
 mod coalesce;
 mod config;
+mod conflict;
+mod dissemination;
+mod envelope;
 mod error;
 mod event;
-mod gossip;
 mod intent;
+mod key_rotation;
 mod lamport;
 mod member;
-mod news;
+mod membership;
 mod node;
 mod probe;
 mod push_pull;
 mod query;
+mod random;
+mod reap;
+mod reconnect;
 mod seal;
-mod serf;
-mod state;
 mod stats;
 mod suspicion;
 mod time;
+mod transmit;
 mod types;
 mod user_event;
 pub mod wire;
 
-pub use broadcast::BroadcastClass;
 pub use coalesce::{MemberCoalescer, UserEventCoalescer};
 pub use config::Config;
+pub use conflict::CONFLICT_QUERY;
+pub use dissemination::BroadcastClass;
 pub use error::{CommandError, ConfigError, DecodeError, InboundError};
 pub use event::Event;
+pub use key_rotation::{KEY_QUERY_PREFIX, KeyOp, KeyResponse};
 pub use lamport::{LamportClock, LamportTime};
 pub use member::{Member, MemberRef, MemberState};
-pub use node::{Channel, Node, SEEDS_MAX, Transmit};
+pub use node::Node;
 pub use push_pull::push_pull_scale;
-pub use query::{
-    CONFLICT_QUERY, KEY_QUERY_PREFIX, KeyOp, KeyResponse, QueryId, QueryParams, REACHABILITY_QUERY,
-};
+pub use query::{QueryId, QueryParams, REACHABILITY_QUERY};
+pub use reconnect::SEEDS_MAX;
 pub use seal::{KEY_BYTES, KEYS_MAX, Keyring, SEAL_OVERHEAD, SecretKey};
 pub use stats::{KindCounters, Stats};
 pub use suspicion::suspicion_timeout;
 pub use time::Instant;
+pub use transmit::{Channel, Transmit};
 pub use types::{Identity, Incarnation, NODE_NAME_BYTES_MAX, NodeName, Tags};
 pub use user_event::INTERNAL_PREFIX;
 

@@ -10,27 +10,35 @@
 //! or outdated in a peer's state refutes before answering, so the answer already carries
 //! its new incarnation; that is how a restarted node wins its name back and how a healed
 //! partition converges within one exchange. Periodic push-pull runs every
-//! `push_pull_interval`, scaled by `⌈log2 N − log2 32⌉ + 1` above 32 members; failed
-//! members are pinged every `reconnect_interval` and an ack triggers a push-pull; seeds that
-//! are not live members are re-announced to every `seed_reannounce_interval`.
+//! `push_pull_interval`, scaled by `⌈log2 N − log2 32⌉ + 1` above 32 members, with one
+//! random alive member. Each frame also carries the Serf state (clocks and recent events).
+//!
+//! [`PushPull`] owns the schedule, the peers that answered (for the adapters), and the
+//! flag that ties the Serf state of a frame to the join answer it belongs to; the node
+//! merges members and Serf state into the other rules.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
 
 use rand_core::RngCore;
 
+use crate::config::Config;
 use crate::error::InboundError;
-use crate::member::MemberState;
-use crate::node::Node;
+use crate::membership::Membership;
+use crate::stats::Stats;
 use crate::time::{Instant, scale};
-use crate::types::{Incarnation, NodeName};
-use crate::wire::{self, Message, MessageKind, PushPullMember, WireState};
+use crate::transmit::Outbound;
+use crate::types::NodeName;
+use crate::wire::{self, Message, MessageKind, PushPullMember};
 
 /// Room kept in a stream frame for the envelope (a label of up to 255 bytes) and the seal.
 const FRAME_OVERHEAD_BYTES: usize = 320;
 /// Bytes of a push-pull entry beyond its name and tags (address, numbers, framing).
 const MEMBER_OVERHEAD_BYTES: usize = 32;
+/// Most answering peers kept for `poll_push_pull_reply`.
+const REPLIES_MAX: usize = 4 * crate::reconnect::SEEDS_MAX;
 
 /// `interval` scaled for `n` members: × (⌈log2 n − log2 32⌉ + 1) above 32.
 pub fn push_pull_scale(interval: Duration, n: usize) -> Duration {
@@ -41,55 +49,114 @@ pub fn push_pull_scale(interval: Duration, n: usize) -> Duration {
     scale(interval, mult)
 }
 
-impl<R: RngCore> Node<R> {
-    pub(crate) fn schedule_push_pull(&mut self, now: Instant, initial: bool) {
-        if self.config.push_pull_interval.is_zero() {
-            self.next_push_pull = Instant::MAX;
+/// See the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct PushPull {
+    next: Instant,
+    /// The Serf state that follows the push-pull being merged answers our join.
+    join_reply: bool,
+    /// Advertise addresses of peers that answered a push-pull, oldest first.
+    replies: VecDeque<SocketAddr>,
+    sent: u64,
+    received: u64,
+    truncated: u64,
+}
+
+impl PushPull {
+    /// The first periodic exchange is staggered by a random part of the interval, so nodes
+    /// started together do not sync up.
+    pub fn new(now: Instant, live: usize, rng: &mut impl RngCore, config: &Config) -> Self {
+        let mut p = Self {
+            next: Instant::MAX,
+            join_reply: false,
+            replies: VecDeque::new(),
+            sent: 0,
+            received: 0,
+            truncated: 0,
+        };
+        p.schedule(now, true, live, rng, config);
+        p
+    }
+
+    fn schedule(
+        &mut self,
+        now: Instant,
+        initial: bool,
+        live: usize,
+        rng: &mut impl RngCore,
+        config: &Config,
+    ) {
+        if config.push_pull_interval.is_zero() {
+            self.next = Instant::MAX;
             return;
         }
-        let interval = push_pull_scale(self.config.push_pull_interval, self.live_count);
-        // The first exchange is staggered so nodes started together do not sync up.
+        let interval = push_pull_scale(config.push_pull_interval, live);
         let wait = if initial {
-            self.random_span(interval)
+            crate::random::span(rng, interval)
         } else {
             interval
         };
-        self.next_push_pull = now + wait;
+        self.next = now + wait;
     }
 
-    pub(crate) fn periodic_push_pull(&mut self, now: Instant) {
-        let local = self.local_slot;
-        let peer = self.random_members(1, |s, e| s != local && e.state == MemberState::Alive);
-        if let Some(addr) = peer
-            .first()
-            .and_then(|&s| self.members.get(s))
-            .map(|e| e.socket_addr())
-        {
-            self.send_push_pull(now, addr, false, false);
-        }
+    /// When the next periodic exchange is due.
+    pub fn deadline(&self) -> Instant {
+        self.next
     }
 
-    /// Queues our full state to `dst`.
-    pub(crate) fn send_push_pull(
+    /// When the periodic exchange is due: returns the random alive member to exchange with
+    /// when this node `takes_part` (and there is one), and schedules the next exchange.
+    pub fn periodic_if_due(
         &mut self,
-        _now: Instant,
+        now: Instant,
+        takes_part: bool,
+        members: &Membership,
+        rng: &mut impl RngCore,
+        config: &Config,
+    ) -> Option<SocketAddr> {
+        if now < self.next {
+            return None;
+        }
+        let mut peer = None;
+        if takes_part {
+            let local = members.local_slot();
+            let pick = members.sample(rng, 1, |s, e| {
+                s != local && e.state == crate::member::MemberState::Alive
+            });
+            peer = pick
+                .first()
+                .and_then(|&s| members.get(s))
+                .map(|e| e.socket_addr());
+        }
+        self.schedule(now, false, members.live_count(), rng, config);
+        peer
+    }
+
+    /// Queues our full state to `dst`: the members (this node first, so a state cut short
+    /// by `stream_bytes_max` still introduces us), then `serf_state` if it still fits.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is a separate collaborator, passed explicitly"
+    )]
+    pub fn send(
+        &mut self,
         dst: SocketAddr,
         join: bool,
         reply: bool,
+        members: &Membership,
+        serf_state: &Message<'_>,
+        config: &Config,
+        out: &mut Outbound,
     ) {
         // Room for the envelope (label up to 255 bytes) and the seal.
-        let budget = self
-            .config
-            .stream_bytes_max
-            .saturating_sub(FRAME_OVERHEAD_BYTES);
+        let budget = config.stream_bytes_max.saturating_sub(FRAME_OVERHEAD_BYTES);
         let mut used = 0;
         let mut truncated = false;
-        let mut members: Vec<PushPullMember<'_>> = Vec::with_capacity(self.members.len());
-        // Ourselves first, so a truncated state still introduces us.
-        let local = self.local_slot;
-        let me = self.local_entry();
+        let mut list: Vec<PushPullMember<'_>> = Vec::with_capacity(members.len());
+        let local = members.local_slot();
+        let me = members.local();
         let ordered =
-            core::iter::once((local, me)).chain(self.members.iter().filter(|(s, _)| *s != local));
+            core::iter::once((local, me)).chain(members.iter().filter(|(s, _)| *s != local));
         for (_, e) in ordered {
             let need = e.name.as_str().len() + e.tags_bytes().len() + MEMBER_OVERHEAD_BYTES;
             if used + need > budget {
@@ -97,7 +164,7 @@ impl<R: RngCore> Node<R> {
                 break;
             }
             used += need;
-            members.push(PushPullMember {
+            list.push(PushPullMember {
                 name: e.name.as_str(),
                 addr: e.addr,
                 incarnation: e.incarnation.0,
@@ -109,135 +176,66 @@ impl<R: RngCore> Node<R> {
             join,
             reply,
             source: me.name.as_str(),
-            source_addr: self.local_addr,
-            members,
+            source_addr: members.local_addr(),
+            members: list,
         });
         let mut frame = Vec::with_capacity(used + 64);
         wire::push_message(&mut frame, &msg);
         drop(msg);
-        let serf = self.serf_state_message();
-        if frame.len() + wire::message_len(&serf) + FRAME_OVERHEAD_BYTES
-            <= self.config.stream_bytes_max
+        if frame.len() + wire::message_len(serf_state) + FRAME_OVERHEAD_BYTES
+            <= config.stream_bytes_max
         {
-            wire::push_message(&mut frame, &serf);
+            wire::push_message(&mut frame, serf_state);
         } else {
             truncated = true;
         }
         if truncated {
-            self.stats.push_pulls_truncated += 1;
+            self.truncated += 1;
         }
         if !reply {
-            self.stats.push_pulls_sent += 1;
+            self.sent += 1;
         }
-        self.send_stream_frame(dst, frame, MessageKind::PushPull);
+        out.stream_frame(dst, frame, MessageKind::PushPull);
     }
 
-    pub(crate) fn on_push_pull(
-        &mut self,
-        now: Instant,
-        p: &wire::PushPull<'_>,
-    ) -> Result<(), InboundError> {
+    /// A push-pull frame arrived: checks it and notes whether the Serf state after it
+    /// answers our join. The node merges the members, then calls
+    /// [`merged`](Self::merged).
+    pub fn received(&mut self, p: &wire::PushPull<'_>) -> Result<(), InboundError> {
         if !NodeName::is_valid(p.source) {
             return Err(InboundError::InvalidField);
         }
-        self.stats.push_pulls_received += 1;
+        self.received += 1;
         // The Serf state after this message belongs to a join answer when both flags are set.
-        self.merging_join_reply = p.reply && p.join;
-        let refutations = self.stats.refutations;
-        let mut first_err = None;
-        for m in &p.members {
-            if let Err(e) = self.merge_member(now, m, p.source) {
-                self.stats.invalid_messages += 1;
-                first_err.get_or_insert(e);
-            }
-        }
-        let reply_to: SocketAddr = p.source_addr.into();
+        self.join_reply = p.reply && p.join;
+        Ok(())
+    }
+
+    /// After merging an answer: remembers who answered (at most `4 × SEEDS_MAX`; the
+    /// oldest is dropped).
+    pub fn merged(&mut self, p: &wire::PushPull<'_>) {
         if p.reply {
-            if self.push_pull_replies.len() >= 4 * crate::node::SEEDS_MAX {
-                self.push_pull_replies.pop_front();
+            if self.replies.len() >= REPLIES_MAX {
+                self.replies.pop_front();
             }
-            self.push_pull_replies.push_back(reply_to);
-        }
-        if !p.reply {
-            self.send_push_pull(now, reply_to, p.join, true);
-        } else if self.stats.refutations > refutations {
-            // The peer had us wrong; tell it directly rather than wait for gossip to find it.
-            let me = self.local_entry().clone();
-            self.send_datagram(reply_to, &[Self::alive_message(&me)]);
-        }
-        first_err.map_or(Ok(()), Err)
-    }
-
-    fn merge_member(
-        &mut self,
-        now: Instant,
-        m: &PushPullMember<'_>,
-        from: &str,
-    ) -> Result<(), InboundError> {
-        let inc = Incarnation(m.incarnation);
-        match m.state {
-            WireState::Alive => self.on_alive(
-                now,
-                &wire::Alive {
-                    node: m.name,
-                    incarnation: m.incarnation,
-                    addr: m.addr,
-                    tags: m.tags,
-                },
-            ),
-            WireState::Left => self.on_leave(now, m.name, inc),
-            WireState::Suspect | WireState::Dead => self.on_suspect(now, m.name, inc, from),
+            self.replies.push_back(p.source_addr.into());
         }
     }
 
-    /// Pings one random failed member; an ack leads to a push-pull (see `on_ack`).
-    pub(crate) fn reconnect(&mut self, _now: Instant) {
-        let failed: Vec<u32> = self
-            .gone
-            .iter()
-            .copied()
-            .filter(|&s| {
-                self.members
-                    .get(s)
-                    .is_some_and(|e| e.state == MemberState::Failed)
-            })
-            .collect();
-        if failed.is_empty() {
-            return;
-        }
-        let slot = failed[self.random_below(failed.len())];
-        let Some(target) = self.members.get(slot).cloned() else {
-            return;
-        };
-        let me = self.local_entry().name.clone();
-        let seq = self.next_seq();
-        let ping = Message::Ping(wire::Ping {
-            seq,
-            target: target.name.as_str(),
-            source: me.as_str(),
-            source_addr: self.local_addr,
-        });
-        self.send_datagram(target.socket_addr(), &[ping]);
-        self.reconnect_ping = Some((seq, slot));
+    /// Whether the Serf state being merged answers our join (asked once per state).
+    pub fn take_join_reply(&mut self) -> bool {
+        core::mem::take(&mut self.join_reply)
     }
 
-    /// Push-pull with one configured seed that is not a known live member.
-    pub(crate) fn reannounce_to_seeds(&mut self, now: Instant) {
-        let candidates: Vec<SocketAddr> = self
-            .seeds
-            .iter()
-            .copied()
-            .filter(|seed| {
-                !self
-                    .members
-                    .iter()
-                    .any(|(_, e)| e.state.is_live() && e.socket_addr() == *seed)
-            })
-            .collect();
-        if candidates.is_empty() {
-            return;
-        }
-        let dst = candidates[self.random_below(candidates.len())];
-        self.send_push_pull(now, dst, true, false);
+    /// The next peer that answered one of our push-pulls.
+    pub fn poll_reply(&mut self) -> Option<SocketAddr> {
+        self.replies.pop_front()
+    }
+
+    /// Writes this rule's counters into `stats`.
+    pub fn report(&self, stats: &mut Stats) {
+        stats.push_pulls_sent = self.sent;
+        stats.push_pulls_received = self.received;
+        stats.push_pulls_truncated = self.truncated;
     }
 }

@@ -9,10 +9,17 @@
 //! `gossip_interval × query_timeout_mult × ⌈log10(N+1)⌉`).
 //!
 //! Internal queries (names starting with `_hearsay_`) are answered by the node itself:
-//! `_hearsay_ping` (reachability: acks only) and `_hearsay_conflict` (a name-conflict vote:
-//! the answer is the address the responder knows for the contested name).
+//! `_hearsay_ping` (reachability: acks only), `_hearsay_conflict` (a name-conflict vote,
+//! see `conflict`) and `_hearsay_key_*` (key rotation, see `key_rotation`).
+//!
+//! [`Queries`] owns the query clock, the de-duplication ring, the queries this node asked
+//! (with their timers) and the queries it may still answer.
+//!
+//! [`Event::Query`]: crate::Event::Query
+//! [`Event::QueryDone`]: crate::Event::QueryDone
+//! [`Node::respond`]: crate::Node::respond
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -22,28 +29,26 @@ use core::time::Duration;
 use rand_core::RngCore;
 use regex_automata::meta::Regex;
 
-use crate::broadcast::BroadcastClass;
-use crate::error::{CommandError, InboundError};
-use crate::event::Event;
-use crate::lamport::LamportTime;
-use crate::member::name_hash;
-use crate::node::{LocalStatus, Node};
+use crate::config::Config;
+use crate::error::CommandError;
+use crate::lamport::{LamportClock, LamportTime};
+use crate::member::MemberState;
+use crate::membership::{Membership, name_hash};
+use crate::stats::Stats;
 use crate::time::Instant;
+use crate::transmit::Outbound;
 use crate::types::{NodeName, Tags};
-use crate::user_event::INTERNAL_PREFIX;
 use crate::wire::{self, Message, WireAddr};
 
 /// Internal query answered by every node with an ack (cluster-wide ping).
 pub const REACHABILITY_QUERY: &str = "_hearsay_ping";
-/// Internal query used to vote on a name conflict.
-pub const CONFLICT_QUERY: &str = "_hearsay_conflict";
-/// Prefix of the internal key-management queries (`_hearsay_key_install`, ...).
-pub const KEY_QUERY_PREFIX: &str = "_hearsay_key_";
 /// Most compiled regex size for a tag filter.
 const REGEX_BYTES_MAX: usize = 1 << 20;
+/// Room a relayed response needs beyond the response: the relay's destination address.
+const RELAY_OVERHEAD_BYTES: usize = 24;
 
 /// Identifies a query: on the asker, its own query; on a responder, the query to
-/// [`respond`](Node::respond) to. Built from the query's Lamport time and random id.
+/// [`respond`](crate::Node::respond) to. Built from the query's Lamport time and random id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QueryId(u64);
 
@@ -88,64 +93,8 @@ pub struct QueryParams {
     pub timeout: Option<Duration>,
 }
 
-/// A key-management operation run on every node through an internal query (Serf's
-/// `serf keys -install/-use/-remove/-list`).
+/// What an asked query is for: the application's, or a name-conflict vote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyOp {
-    /// Add a secondary key.
-    Install,
-    /// Make an installed key the primary.
-    Use,
-    /// Remove a secondary key.
-    Remove,
-    /// Report every key.
-    List,
-}
-
-impl KeyOp {
-    fn query_name(self) -> &'static str {
-        match self {
-            KeyOp::Install => "_hearsay_key_install",
-            KeyOp::Use => "_hearsay_key_use",
-            KeyOp::Remove => "_hearsay_key_remove",
-            KeyOp::List => "_hearsay_key_list",
-        }
-    }
-
-    fn from_query_name(name: &str) -> Option<Self> {
-        [KeyOp::Install, KeyOp::Use, KeyOp::Remove, KeyOp::List]
-            .into_iter()
-            .find(|op| op.query_name() == name)
-    }
-}
-
-/// A node's answer to a key query: the payload of its [`Event::QueryResponse`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KeyResponse {
-    /// Whether the operation succeeded on that node.
-    pub ok: bool,
-    /// Why not, when it failed.
-    pub error: String,
-    /// The node's keys, primary first (for [`KeyOp::List`]; empty otherwise).
-    pub keys: Vec<[u8; crate::seal::KEY_BYTES]>,
-}
-
-impl KeyResponse {
-    /// Parses a response payload.
-    ///
-    /// # Errors
-    /// [`crate::DecodeError::Malformed`] when it is not a key response.
-    pub fn decode(payload: &[u8]) -> Result<Self, crate::DecodeError> {
-        postcard::from_bytes(payload).map_err(|_| crate::DecodeError::Malformed)
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).unwrap_or_default()
-    }
-}
-
-/// What an asked query is for.
-#[derive(Clone, Debug)]
 pub(crate) enum Purpose {
     User,
     Conflict,
@@ -153,24 +102,84 @@ pub(crate) enum Purpose {
 
 /// A query this node asked.
 #[derive(Clone, Debug)]
-pub(crate) struct Asked {
-    pub deadline: Instant,
-    pub acks: BTreeSet<u64>,
-    pub responders: BTreeSet<u64>,
-    pub purpose: Purpose,
-    pub votes_for_us: u32,
-    pub votes: u32,
-    pub other: Option<WireAddr>,
+struct Asked {
+    deadline: Instant,
+    acks: BTreeSet<u64>,
+    responders: BTreeSet<u64>,
+    purpose: Purpose,
 }
 
 /// A query this node received and may still answer.
 #[derive(Clone, Debug)]
 pub(crate) struct Pending {
-    pub asker: WireAddr,
-    pub ltime: u64,
-    pub id: u32,
-    pub relay_factor: u8,
-    pub deadline: Instant,
+    asker: WireAddr,
+    ltime: u64,
+    id: u32,
+    relay_factor: u8,
+    deadline: Instant,
+}
+
+impl Pending {
+    /// The answer owed to `q`, received at `now`.
+    pub fn new(q: &wire::Query<'_>, now: Instant) -> Self {
+        Self {
+            asker: q.from_addr,
+            ltime: q.ltime,
+            id: q.id,
+            relay_factor: q.relay_factor,
+            deadline: now + Duration::from_millis(u64::from(q.timeout_ms)),
+        }
+    }
+}
+
+/// What a response or ack to one of our queries means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Not ours, late, or a repeat: nothing to report.
+    Ignored,
+    /// The first ack from this responder.
+    Ack(QueryId),
+    /// The first response from this responder to an application query.
+    Response(QueryId),
+    /// The first answer from this responder to a name-conflict vote.
+    Vote(QueryId),
+}
+
+/// Which (ltime, id) pairs of queries were seen, in a ring like the event buffer.
+#[derive(Clone, Debug)]
+struct QueryBuffer {
+    slots: Vec<Option<(LamportTime, heapless::Vec<u32, 16>)>>,
+}
+
+impl QueryBuffer {
+    fn new(size: usize) -> Self {
+        Self {
+            slots: alloc::vec![None; size.max(1)],
+        }
+    }
+
+    /// Records `(ltime, id)`; false when already seen (or the slot is full of others).
+    fn insert(&mut self, ltime: LamportTime, id: u32) -> bool {
+        let i = (ltime.0 % self.slots.len() as u64) as usize;
+        match &mut self.slots[i] {
+            Some((t, ids)) if *t == ltime => {
+                if ids.contains(&id) {
+                    return false;
+                }
+                ids.push(id).is_ok()
+            }
+            slot => {
+                let mut ids = heapless::Vec::new();
+                let _ = ids.push(id);
+                *slot = Some((ltime, ids));
+                true
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
 }
 
 /// Whether a node called `name` with `tags` matches every filter. An invalid regex matches
@@ -190,496 +199,274 @@ fn compile(pattern: &str) -> Option<Regex> {
     Regex::builder().configure(config).build(pattern).ok()
 }
 
-impl<R: RngCore> Node<R> {
-    /// The default query timeout for the current cluster size.
-    pub fn default_query_timeout(&self) -> Duration {
-        let factor = crate::member::size_factor(self.live_count);
-        crate::time::scale(
-            self.config.gossip_interval,
-            self.config.query_timeout_mult.saturating_mul(factor),
-        )
-    }
+/// The broadcast key of a query: unique per query, so queries never replace each other.
+pub(crate) fn query_key(ltime: u64, id: u32) -> String {
+    alloc::format!("\u{2}q{ltime}:{id:x}")
+}
 
-    /// Sends a query to the cluster (this node included, if it matches). Acks, responses and
-    /// the end arrive as [`Event::QueryAck`], [`Event::QueryResponse`], [`Event::QueryDone`].
-    ///
-    /// # Errors
-    /// [`CommandError::ReservedName`], [`CommandError::PayloadTooLarge`] (name plus payload
-    /// over `query_bytes_max`), [`CommandError::InvalidFilter`] (a regex that does not
-    /// compile or an invalid node name), [`CommandError::TooManyQueries`],
-    /// [`CommandError::Left`]. Nothing is sent on error.
-    pub fn query(&mut self, now: Instant, params: &QueryParams) -> Result<QueryId, CommandError> {
-        if params.name.is_empty() || params.name.starts_with(INTERNAL_PREFIX) {
-            return Err(CommandError::ReservedName);
+/// Checks what to ask: the size of name plus payload, the number of queries in flight
+/// (`asked`) and the filters. Returns the filters in wire form.
+pub(crate) fn check_params<'p>(
+    params: &'p QueryParams,
+    asked: usize,
+    config: &Config,
+) -> Result<Vec<wire::Filter<'p>>, CommandError> {
+    let len = params.name.len() + params.payload.len();
+    if len > config.query_bytes_max {
+        return Err(CommandError::PayloadTooLarge {
+            what: "query",
+            limit: "query_bytes_max",
+            len,
+            max: config.query_bytes_max,
+        });
+    }
+    if asked >= config.queries_max {
+        return Err(CommandError::TooManyQueries);
+    }
+    let mut filters = Vec::new();
+    if !params.filter_nodes.is_empty() {
+        if params.filter_nodes.iter().any(|n| !NodeName::is_valid(n)) {
+            return Err(CommandError::InvalidFilter);
         }
-        self.query_inner(now, params, Purpose::User)
+        filters.push(wire::Filter::Nodes(
+            params.filter_nodes.iter().map(String::as_str).collect(),
+        ));
+    }
+    for (key, regex) in &params.filter_tags {
+        if compile(regex).is_none() {
+            return Err(CommandError::InvalidFilter);
+        }
+        filters.push(wire::Filter::Tag { key, regex });
+    }
+    Ok(filters)
+}
+
+/// Sends the answer (`ack`, or a response with `payload`) owed by `p` from this node `me`:
+/// straight to the asker — over the stream channel when it does not fit a datagram — and,
+/// with a relay factor, also through that many random alive members. Returns the response
+/// when the asker is this node, for the node to take it in.
+pub(crate) fn send_response<'a>(
+    p: &Pending,
+    ack: bool,
+    payload: &'a [u8],
+    me: &'a str,
+    members: &Membership,
+    rng: &mut impl RngCore,
+    out: &mut Outbound,
+) -> Option<wire::QueryResponse<'a>> {
+    let response = wire::QueryResponse {
+        ltime: p.ltime,
+        id: p.id,
+        from: me,
+        ack,
+        payload,
+    };
+    let msg = Message::QueryResponse(response);
+    let asker: SocketAddr = p.asker.into();
+    if asker == SocketAddr::from(members.local_addr()) {
+        return Some(response);
+    }
+    // Room for the response and, when relayed, the relay's destination address.
+    let fits =
+        wire::framed_len(wire::message_len(&msg)) + RELAY_OVERHEAD_BYTES <= out.datagram_room();
+    if !fits {
+        out.stream(asker, &msg);
+        return None;
+    }
+    out.datagram(asker, &[msg]);
+    if p.relay_factor > 0 {
+        let local = members.local_slot();
+        let relays = members.sample(rng, usize::from(p.relay_factor), |s, e| {
+            s != local && e.state == MemberState::Alive && e.addr != p.asker
+        });
+        for slot in relays {
+            if let Some(addr) = members.get(slot).map(|e| e.socket_addr()) {
+                let relay = Message::QueryRelay(wire::QueryRelay {
+                    dest: p.asker,
+                    response,
+                });
+                out.datagram(addr, &[relay]);
+            }
+        }
+    }
+    None
+}
+
+/// See the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct Queries {
+    /// The query clock.
+    clock: LamportClock,
+    seen: QueryBuffer,
+    asked: BTreeMap<QueryId, Asked>,
+    timers: BTreeSet<(Instant, QueryId)>,
+    pending: BTreeMap<QueryId, Pending>,
+    received: u64,
+    delivered: u64,
+    responses_received: u64,
+    relays: u64,
+}
+
+impl Queries {
+    /// A de-duplication ring of `buffer_size` times.
+    pub fn new(buffer_size: usize) -> Self {
+        Self {
+            clock: LamportClock::default(),
+            seen: QueryBuffer::new(buffer_size),
+            asked: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            received: 0,
+            delivered: 0,
+            responses_received: 0,
+            relays: 0,
+        }
     }
 
-    /// Asks every member to ack (Serf's `reachability`): acks arrive as
-    /// [`Event::QueryAck`]; compare them with the member list.
-    ///
-    /// # Errors
-    /// As [`query`](Self::query).
-    pub fn reachability(
+    /// The query clock's time.
+    pub fn time(&self) -> LamportTime {
+        self.clock.time()
+    }
+
+    /// Witnesses a query-clock time from a peer's Serf state.
+    pub fn witness(&mut self, ltime: LamportTime) {
+        self.clock.witness(ltime);
+    }
+
+    /// Queries this node asked that are still collecting answers.
+    pub fn asked(&self) -> usize {
+        self.asked.len()
+    }
+
+    /// The earliest timeout of a query we asked.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Registers a query this node asks, collecting answers until `now + timeout`; returns
+    /// its time and random id.
+    pub fn ask(
         &mut self,
         now: Instant,
-        timeout: Option<Duration>,
-    ) -> Result<QueryId, CommandError> {
-        let params = QueryParams {
-            name: REACHABILITY_QUERY.into(),
-            request_ack: true,
-            timeout,
-            ..QueryParams::default()
-        };
-        self.query_inner(now, &params, Purpose::User)
-    }
-
-    /// Runs a key operation on every node (this one included) through an internal query;
-    /// each node answers with a [`KeyResponse`] in an [`Event::QueryResponse`]. Keys only
-    /// ever travel sealed: nodes ignore key queries that arrived in plaintext.
-    ///
-    /// # Errors
-    /// [`CommandError::EncryptionDisabled`] without a keyring or while sending plaintext;
-    /// [`CommandError::InvalidKey`] when `Install`/`Use`/`Remove` get no key; as
-    /// [`query`](Self::query) otherwise.
-    pub fn key_query(
-        &mut self,
-        now: Instant,
-        op: KeyOp,
-        key: Option<&crate::seal::SecretKey>,
-        timeout: Option<Duration>,
-    ) -> Result<QueryId, CommandError> {
-        if self.keyring.is_none() || self.send_plaintext {
-            return Err(CommandError::EncryptionDisabled);
-        }
-        let payload = match (op, key) {
-            (KeyOp::List, _) => Vec::new(),
-            (_, Some(k)) => k.as_bytes().to_vec(),
-            (_, None) => return Err(CommandError::InvalidKey),
-        };
-        let params = QueryParams {
-            name: op.query_name().into(),
-            payload,
-            timeout,
-            ..QueryParams::default()
-        };
-        self.inbound_sealed = true;
-        let result = self.query_inner(now, &params, Purpose::User);
-        self.inbound_sealed = false;
-        result
-    }
-
-    /// Applies a key query locally and builds the answer.
-    fn answer_key_query(&mut self, op: KeyOp, payload: &[u8]) -> KeyResponse {
-        let fail = |error: &str| KeyResponse {
-            ok: false,
-            error: error.into(),
-            keys: Vec::new(),
-        };
-        if !self.inbound_sealed {
-            return fail("key queries are only accepted sealed");
-        }
-        let Some(ring) = self.keyring.as_mut() else {
-            return fail("encryption is not enabled");
-        };
-        let key = crate::seal::SecretKey::from_slice(payload);
-        let result = match (op, key) {
-            (KeyOp::List, _) => Ok(()),
-            (KeyOp::Install, Ok(k)) => ring.install(k),
-            (KeyOp::Use, Ok(k)) => ring.use_key(&k),
-            (KeyOp::Remove, Ok(k)) => ring.remove(&k),
-            (_, Err(e)) => Err(e),
-        };
-        match result {
-            Ok(()) => KeyResponse {
-                ok: true,
-                error: String::new(),
-                keys: if op == KeyOp::List {
-                    ring.keys().iter().map(|k| *k.as_bytes()).collect()
-                } else {
-                    Vec::new()
-                },
-            },
-            Err(e) => fail(&alloc::format!("{e}")),
-        }
-    }
-
-    fn query_inner(
-        &mut self,
-        now: Instant,
-        params: &QueryParams,
+        timeout: Duration,
         purpose: Purpose,
-    ) -> Result<QueryId, CommandError> {
-        if self.status == LocalStatus::Left {
-            return Err(CommandError::Left);
-        }
-        let len = params.name.len() + params.payload.len();
-        if len > self.config.query_bytes_max {
-            return Err(CommandError::PayloadTooLarge {
-                what: "query",
-                limit: "query_bytes_max",
-                len,
-                max: self.config.query_bytes_max,
-            });
-        }
-        if self.serf.asked.len() >= self.config.queries_max {
-            return Err(CommandError::TooManyQueries);
-        }
-        let mut filters = Vec::new();
-        if !params.filter_nodes.is_empty() {
-            if params.filter_nodes.iter().any(|n| !NodeName::is_valid(n)) {
-                return Err(CommandError::InvalidFilter);
-            }
-            filters.push(wire::Filter::Nodes(
-                params.filter_nodes.iter().map(String::as_str).collect(),
-            ));
-        }
-        for (key, regex) in &params.filter_tags {
-            if compile(regex).is_none() {
-                return Err(CommandError::InvalidFilter);
-            }
-            filters.push(wire::Filter::Tag { key, regex });
-        }
-        let timeout = params
-            .timeout
-            .unwrap_or_else(|| self.default_query_timeout());
-        let ltime = self.serf.query_clock.time();
-        self.serf.query_clock.increment();
-        let id = self.rng.next_u32();
+        rng: &mut impl RngCore,
+    ) -> (LamportTime, u32) {
+        let ltime = self.clock.time();
+        self.clock.increment();
+        let id = rng.next_u32();
         let qid = QueryId::new(ltime, id);
         let deadline = now + timeout;
-        self.serf.asked.insert(
+        self.asked.insert(
             qid,
             Asked {
                 deadline,
                 acks: BTreeSet::new(),
                 responders: BTreeSet::new(),
                 purpose,
-                votes_for_us: 0,
-                votes: 0,
-                other: None,
             },
         );
-        self.serf.query_timers.insert((deadline, qid));
-        let me = self.local_entry().name.clone();
-        let q = wire::Query {
-            ltime: ltime.0,
-            id,
-            from: me.as_str(),
-            from_addr: self.local_addr,
-            filters,
-            request_ack: params.request_ack,
-            relay_factor: params.relay_factor,
-            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
-            name: &params.name,
-            payload: &params.payload,
-        };
-        let _ = self.on_query(now, &q);
-        Ok(qid)
+        self.timers.insert((deadline, qid));
+        (ltime, id)
     }
 
-    /// Answers a query delivered as [`Event::Query`]. One response per query.
-    ///
-    /// # Errors
-    /// [`CommandError::UnknownQuery`] when there is nothing to answer (never received,
-    /// answered already, or timed out); [`CommandError::PayloadTooLarge`] over
-    /// `query_response_bytes_max`.
-    pub fn respond(
-        &mut self,
-        now: Instant,
-        id: QueryId,
-        payload: &[u8],
-    ) -> Result<(), CommandError> {
-        let _ = now;
-        if payload.len() > self.config.query_response_bytes_max {
-            return Err(CommandError::PayloadTooLarge {
-                what: "query response",
-                limit: "query_response_bytes_max",
-                len: payload.len(),
-                max: self.config.query_response_bytes_max,
-            });
-        }
-        let p = self
-            .serf
-            .pending
-            .remove(&id)
-            .ok_or(CommandError::UnknownQuery)?;
-        if self.now > p.deadline {
-            return Err(CommandError::UnknownQuery);
-        }
-        self.send_response(&p, false, payload);
-        Ok(())
-    }
-
-    fn send_response(&mut self, p: &Pending, ack: bool, payload: &[u8]) {
-        let me = self.local_entry().name.clone();
-        let response = wire::QueryResponse {
-            ltime: p.ltime,
-            id: p.id,
-            from: me.as_str(),
-            ack,
-            payload,
-        };
-        let msg = Message::QueryResponse(response);
-        let asker: SocketAddr = p.asker.into();
-        if asker == SocketAddr::from(self.local_addr) {
-            let _ = self.on_query_response(&response);
-            return;
-        }
-        // Room for the response and, when relayed, the relay's destination address.
-        let fits = wire::framed_len(wire::message_len(&msg)) + 24 <= self.datagram_room();
-        if !fits {
-            self.send_stream(asker, &msg);
-            return;
-        }
-        self.send_datagram(asker, &[msg]);
-        if p.relay_factor > 0 {
-            let local = self.local_slot;
-            let relays = self.random_members(usize::from(p.relay_factor), |s, e| {
-                s != local && e.state == crate::member::MemberState::Alive && e.addr != p.asker
-            });
-            for slot in relays {
-                if let Some(addr) = self.members.get(slot).map(|e| e.socket_addr()) {
-                    let relay = Message::QueryRelay(wire::QueryRelay {
-                        dest: p.asker,
-                        response,
-                    });
-                    self.send_datagram(addr, &[relay]);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn on_query(
-        &mut self,
-        now: Instant,
-        q: &wire::Query<'_>,
-    ) -> Result<(), InboundError> {
-        if !NodeName::is_valid(q.from) {
-            return Err(InboundError::InvalidField);
-        }
+    /// A query arrived: witnesses its time; whether it is new (not older than the ring, not
+    /// seen before). New queries are counted.
+    pub fn receive(&mut self, q: &wire::Query<'_>) -> bool {
         let ltime = LamportTime(q.ltime);
-        self.serf.query_clock.witness(ltime);
-        let cur = self.serf.query_clock.time().0;
-        let size = self.serf.queries_seen.len() as u64;
+        self.clock.witness(ltime);
+        let cur = self.clock.time().0;
+        let size = self.seen.len() as u64;
         if cur > size && q.ltime < cur - size {
-            return Ok(());
-        }
-        if !self.serf.queries_seen.insert(ltime, q.id) {
-            return Ok(());
-        }
-        self.stats.queries_received += 1;
-        let key = alloc::format!("\u{2}q{}:{:x}", q.ltime, q.id);
-        // Key queries carry keys: never pass them on in plaintext.
-        if !q.name.starts_with(KEY_QUERY_PREFIX) || self.sealing() {
-            self.disseminate(BroadcastClass::Query, &key, &Message::Query(q.clone()));
-        }
-        if self.status == LocalStatus::Left {
-            return Ok(());
-        }
-        let me = self.local_entry().name.clone();
-        let tags = Tags::decode(self.local_entry().tags_bytes()).unwrap_or_default();
-        if !filters_match(&q.filters, me.as_str(), &tags) {
-            return Ok(());
-        }
-        let timeout = Duration::from_millis(u64::from(q.timeout_ms));
-        let pending = Pending {
-            asker: q.from_addr,
-            ltime: q.ltime,
-            id: q.id,
-            relay_factor: q.relay_factor,
-            deadline: now + timeout,
-        };
-        if q.request_ack {
-            self.send_response(&pending, true, &[]);
-        }
-        let qid = QueryId::new(ltime, q.id);
-        if q.name.starts_with(INTERNAL_PREFIX) {
-            if let Some(op) = KeyOp::from_query_name(q.name) {
-                let answer = self.answer_key_query(op, q.payload).encode();
-                self.send_response(&pending, false, &answer);
-            } else if q.name == CONFLICT_QUERY {
-                // Answer with the address we know for the contested name.
-                let answer = core::str::from_utf8(q.payload)
-                    .ok()
-                    .and_then(|n| self.member(n))
-                    .map(|m| postcard::to_allocvec(&WireAddr::from(m.addr())).unwrap_or_default())
-                    .unwrap_or_default();
-                self.send_response(&pending, false, &answer);
-            }
-            return Ok(());
-        }
-        while self.serf.pending.len() >= self.config.pending_responses_max {
-            self.serf.pending.pop_first();
-        }
-        self.serf.pending.insert(qid, pending);
-        self.stats.queries_delivered += 1;
-        self.push_event(Event::Query {
-            id: qid,
-            ltime,
-            name: q.name.into(),
-            payload: q.payload.into(),
-            from: NodeName::new(q.from).map_err(|_| InboundError::InvalidField)?,
-        });
-        Ok(())
-    }
-
-    pub(crate) fn on_query_response(
-        &mut self,
-        r: &wire::QueryResponse<'_>,
-    ) -> Result<(), InboundError> {
-        if !NodeName::is_valid(r.from) {
-            return Err(InboundError::InvalidField);
-        }
-        let qid = QueryId::new(LamportTime(r.ltime), r.id);
-        let local_addr = self.local_addr;
-        let Some(a) = self.serf.asked.get_mut(&qid) else {
-            return Ok(());
-        };
-        if self.now > a.deadline {
-            return Ok(());
-        }
-        let h = name_hash(r.from);
-        let from = NodeName::new(r.from).map_err(|_| InboundError::InvalidField)?;
-        if r.ack {
-            if a.acks.insert(h) {
-                self.stats.query_responses_received += 1;
-                self.push_event(Event::QueryAck { id: qid, from });
-            }
-            return Ok(());
-        }
-        if !a.responders.insert(h) {
-            return Ok(());
-        }
-        self.stats.query_responses_received += 1;
-        match a.purpose {
-            Purpose::User => {
-                self.push_event(Event::QueryResponse {
-                    id: qid,
-                    from,
-                    payload: r.payload.into(),
-                });
-            }
-            Purpose::Conflict => {
-                if let Ok(addr) = postcard::from_bytes::<WireAddr>(r.payload) {
-                    a.votes += 1;
-                    if addr == local_addr {
-                        a.votes_for_us += 1;
-                    } else {
-                        a.other = Some(addr);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn on_query_relay(&mut self, r: &wire::QueryRelay<'_>) -> Result<(), InboundError> {
-        if !NodeName::is_valid(r.response.from) {
-            return Err(InboundError::InvalidField);
-        }
-        self.stats.query_relays += 1;
-        if r.dest == self.local_addr {
-            return self.on_query_response(&r.response);
-        }
-        self.send_datagram(r.dest.into(), &[Message::QueryResponse(r.response)]);
-        Ok(())
-    }
-
-    /// Ends queries past their timeout and forgets stale pending responses.
-    pub(crate) fn expire_queries(&mut self, now: Instant) {
-        while let Some(&(deadline, qid)) = self.serf.query_timers.first() {
-            if deadline > now {
-                break;
-            }
-            self.serf.query_timers.pop_first();
-            let Some(a) = self.serf.asked.remove(&qid) else {
-                continue;
-            };
-            match a.purpose {
-                Purpose::User => self.push_event(Event::QueryDone { id: qid }),
-                Purpose::Conflict => self.conflict_vote_done(qid, &a),
-            }
-        }
-        self.serf.pending.retain(|_, p| p.deadline >= now);
-    }
-
-    /// Seen an alive about ourselves at another address: either our own previous
-    /// incarnation (a restart; that address is dead) or a rival holding our name. Ping the
-    /// other address under our name, and tell it about us; an ack proves a live rival and
-    /// starts a vote (see `on_conflict_ack`).
-    pub(crate) fn note_name_conflict(&mut self, now: Instant, other: WireAddr) {
-        if self.serf.conflict_vote.is_some() {
-            return;
-        }
-        let recent = self
-            .serf
-            .conflict_ping
-            .is_some_and(|(_, at)| now.saturating_duration_since(at) < Duration::from_secs(5));
-        if recent {
-            return;
-        }
-        let seq = self.next_seq();
-        self.serf.conflict_ping = Some((seq, now));
-        let me = self.local_entry().clone();
-        let ping = Message::Ping(wire::Ping {
-            seq,
-            target: me.name.as_str(),
-            source: me.name.as_str(),
-            source_addr: self.local_addr,
-        });
-        self.send_datagram(other.into(), &[ping, Self::alive_message(&me)]);
-    }
-
-    /// An ack to our conflict ping: a live rival holds our name. Returns whether `seq` was
-    /// that ping.
-    pub(crate) fn on_conflict_ack(&mut self, now: Instant, seq: u32) -> bool {
-        if self.serf.conflict_ping.is_none_or(|(s, _)| s != seq) {
             return false;
         }
-        self.serf.conflict_ping = None;
-        if self.serf.conflict_vote.is_some() || self.status != LocalStatus::Alive {
-            return true;
+        if !self.seen.insert(ltime, q.id) {
+            return false;
         }
-        let name = self.local_entry().name.clone();
-        let params = QueryParams {
-            name: CONFLICT_QUERY.into(),
-            payload: name.as_str().as_bytes().into(),
-            ..QueryParams::default()
-        };
-        if let Ok(qid) = self.query_inner(now, &params, Purpose::Conflict) {
-            self.serf.conflict_vote = Some(qid);
-        }
+        self.received += 1;
         true
     }
 
-    fn conflict_vote_done(&mut self, qid: QueryId, a: &Asked) {
-        if self.serf.conflict_vote == Some(qid) {
-            self.serf.conflict_vote = None;
+    /// Keeps the answer owed to a delivered query until it is given or times out. At most
+    /// `pending_responses_max`: the oldest are forgotten first.
+    pub fn hold(&mut self, qid: QueryId, pending: Pending, config: &Config) {
+        while self.pending.len() >= config.pending_responses_max {
+            self.pending.pop_first();
         }
-        // Our own answer counts for us; we win with a strict majority of the answers, and
-        // then re-assert the name with a fresh incarnation.
-        if a.votes == 0 || a.votes_for_us * 2 > a.votes {
-            if self.status == LocalStatus::Alive {
-                let inc = self.local_entry().incarnation;
-                self.refute(self.now, inc);
-            }
-            return;
-        }
-        let name = self.local_entry().name.clone();
-        self.status = LocalStatus::Left;
-        self.probe = None;
-        self.push_event(Event::NameConflict {
-            name,
-            winner: a.other.map(Into::into),
-            votes_for_us: a.votes_for_us,
-            votes: a.votes,
-        });
+        self.pending.insert(qid, pending);
+        self.delivered += 1;
     }
 
-    /// Whether this node lost a name-conflict vote and stopped.
-    pub fn lost_name_conflict(&self) -> bool {
-        self.status == LocalStatus::Left && self.local_entry().state.is_live()
+    /// The answer owed to `qid`, taken (one response per query); `None` once answered or
+    /// timed out at `now`.
+    pub fn take_pending(&mut self, qid: QueryId, now: Instant) -> Option<Pending> {
+        let p = self.pending.remove(&qid)?;
+        (now <= p.deadline).then_some(p)
+    }
+
+    /// An ack or response to one of our queries, from a responder already checked.
+    pub fn on_response(&mut self, now: Instant, r: &wire::QueryResponse<'_>) -> Answer {
+        let qid = QueryId::new(LamportTime(r.ltime), r.id);
+        let Some(a) = self.asked.get_mut(&qid) else {
+            return Answer::Ignored;
+        };
+        if now > a.deadline {
+            return Answer::Ignored;
+        }
+        let h = name_hash(r.from);
+        if r.ack {
+            if a.acks.insert(h) {
+                self.responses_received += 1;
+                return Answer::Ack(qid);
+            }
+            return Answer::Ignored;
+        }
+        if !a.responders.insert(h) {
+            return Answer::Ignored;
+        }
+        self.responses_received += 1;
+        match a.purpose {
+            Purpose::User => Answer::Response(qid),
+            Purpose::Conflict => Answer::Vote(qid),
+        }
+    }
+
+    /// A response relayed through this node (counted).
+    pub fn relayed(&mut self) {
+        self.relays += 1;
+    }
+
+    /// Ends the next query of ours whose timeout is at or before `now`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<(QueryId, Purpose)> {
+        loop {
+            let &(deadline, qid) = self.timers.first()?;
+            if deadline > now {
+                return None;
+            }
+            self.timers.pop_first();
+            if let Some(a) = self.asked.remove(&qid) {
+                return Some((qid, a.purpose));
+            }
+        }
+    }
+
+    /// Forgets answers owed past their query's timeout.
+    pub fn forget_stale(&mut self, now: Instant) {
+        self.pending.retain(|_, p| p.deadline >= now);
+    }
+
+    /// Answers owed.
+    #[cfg(test)]
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Writes this rule's counters into `stats`.
+    pub fn report(&self, stats: &mut Stats) {
+        stats.queries_received = self.received;
+        stats.queries_delivered = self.delivered;
+        stats.query_responses_received = self.responses_received;
+        stats.query_relays = self.relays;
     }
 }
 
@@ -722,6 +509,17 @@ mod tests {
             !filters_match(&[broken], "a", &tags),
             "an invalid regex matches nothing"
         );
+    }
+
+    #[test]
+    fn the_query_buffer_remembers_ids_per_time() {
+        let mut b = QueryBuffer::new(4);
+        assert!(b.insert(LamportTime(1), 7));
+        assert!(!b.insert(LamportTime(1), 7));
+        assert!(b.insert(LamportTime(1), 8));
+        assert!(b.insert(LamportTime(5), 7), "slot reused by a newer time");
+        assert!(b.insert(LamportTime(1), 7), "the older time was forgotten");
+        assert_eq!(b.len(), 4);
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! and the new primary still understand each other.
 //!
 //! What this protects and what it does not is in the README's security section.
+//!
+//! Key material is wiped when it is dropped (the `zeroize` crate): a [`SecretKey`], and
+//! in a [`Keyring`] every key and the whole buffer of expanded ciphers (AES key schedules
+//! and GHASH keys). The ciphers are re-expanded into a fresh buffer, and the old one wiped,
+//! whenever the keys change, so no copy is left behind by a moving or growing vector. Copies
+//! the caller makes (`as_bytes`, [`KeyResponse`](crate::KeyResponse) key lists) and
+//! transient copies on the stack are not covered.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -14,6 +21,7 @@ use core::fmt;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand_core::RngCore;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::CommandError;
 
@@ -24,9 +32,23 @@ pub const SEAL_OVERHEAD: usize = 12 + 16;
 /// Most keys a keyring holds.
 pub const KEYS_MAX: usize = 16;
 
-/// A 256-bit key. `Debug` never prints it.
+/// A 256-bit key. `Debug` never prints it; dropping it wipes it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretKey([u8; KEY_BYTES]);
+
+impl Zeroize for SecretKey {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SecretKey {}
 
 impl SecretKey {
     /// Wraps raw key bytes.
@@ -56,14 +78,43 @@ impl fmt::Debug for SecretKey {
     }
 }
 
-/// One primary (sealing) key and secondary (opening-only) keys.
-#[derive(Clone)]
+/// One primary (sealing) key and secondary (opening-only) keys. Dropping it wipes every
+/// key and expanded cipher.
 pub struct Keyring {
-    /// Primary first.
+    /// Primary first. Allocated for [`KEYS_MAX`] keys up front, so it never reallocates
+    /// (which would leave a copy of the keys in the freed buffer).
     keys: Vec<SecretKey>,
     /// One expanded cipher per key, in the same order: the AES key schedule is computed
-    /// when a key is installed, not for every packet.
+    /// when the keys change, not for every packet.
     ciphers: Vec<Aes256Gcm>,
+}
+
+impl Clone for Keyring {
+    fn clone(&self) -> Self {
+        let mut keys = Vec::with_capacity(KEYS_MAX);
+        keys.extend(self.keys.iter().cloned());
+        let mut ring = Self {
+            keys,
+            ciphers: Vec::new(),
+        };
+        ring.expand();
+        ring
+    }
+}
+
+impl Drop for Keyring {
+    fn drop(&mut self) {
+        wipe(&mut self.ciphers);
+        self.keys.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Keyring {}
+
+/// Drops the ciphers in place and zeroes their whole buffer (spare capacity included).
+fn wipe(ciphers: &mut Vec<Aes256Gcm>) {
+    ciphers.clear();
+    ciphers.spare_capacity_mut().zeroize();
 }
 
 impl PartialEq for Keyring {
@@ -87,10 +138,22 @@ fn cipher(key: &SecretKey) -> Aes256Gcm {
 impl Keyring {
     /// A keyring with one key, the primary.
     pub fn new(primary: SecretKey) -> Self {
-        Self {
-            ciphers: alloc::vec![cipher(&primary)],
-            keys: alloc::vec![primary],
-        }
+        let mut keys = Vec::with_capacity(KEYS_MAX);
+        keys.push(primary);
+        let mut ring = Self {
+            keys,
+            ciphers: Vec::new(),
+        };
+        ring.expand();
+        ring
+    }
+
+    /// Expands one cipher per key, in key order, into a fresh buffer and wipes the old one.
+    fn expand(&mut self) {
+        let mut ciphers = Vec::with_capacity(self.keys.len());
+        ciphers.extend(self.keys.iter().map(cipher));
+        let mut old = core::mem::replace(&mut self.ciphers, ciphers);
+        wipe(&mut old);
     }
 
     /// The sealing key.
@@ -114,8 +177,8 @@ impl Keyring {
         if self.keys.len() >= KEYS_MAX {
             return Err(CommandError::KeyringFull);
         }
-        self.ciphers.push(cipher(&key));
         self.keys.push(key);
+        self.expand();
         Ok(())
     }
 
@@ -130,7 +193,7 @@ impl Keyring {
             .position(|k| k == key)
             .ok_or(CommandError::UnknownKey)?;
         self.keys.swap(0, i);
-        self.ciphers.swap(0, i);
+        self.expand();
         Ok(())
     }
 
@@ -148,7 +211,7 @@ impl Keyring {
             return Err(CommandError::PrimaryKey);
         }
         self.keys.remove(i);
-        self.ciphers.remove(i);
+        self.expand();
         Ok(())
     }
 
@@ -240,6 +303,44 @@ mod tests {
             Err(CommandError::InvalidKey)
         );
         assert_eq!(alloc::format!("{:?}", key(7)), "SecretKey(..)");
+    }
+
+    #[test]
+    fn key_material_is_wiped_on_drop() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<SecretKey>();
+        wiped_on_drop::<Keyring>();
+        // What drop runs:
+        let mut k = key(7);
+        k.zeroize();
+        assert_eq!(k.as_bytes(), &[0; KEY_BYTES]);
+        let mut ring = Keyring::new(key(1));
+        ring.install(key(2)).unwrap();
+        ring.remove(&key(2)).unwrap();
+        let spare = ring.keys.spare_capacity_mut().len();
+        ring.keys.zeroize();
+        assert!(ring.keys.is_empty());
+        assert_eq!(ring.keys.capacity(), KEYS_MAX, "never reallocated");
+        assert_eq!(spare, KEYS_MAX - 1);
+    }
+
+    #[test]
+    fn a_clone_and_a_changed_ring_open_what_the_original_sealed() {
+        let mut ring = Keyring::new(key(1));
+        ring.install(key(2)).unwrap();
+        let s = sealed(&ring, b"", b"x");
+        let copy = ring.clone();
+        assert!(copy.open(b"", &s).is_some());
+        ring.use_key(&key(2)).unwrap();
+        assert!(ring.open(b"", &s).is_some(), "the old primary still opens");
+        let by_new_primary = sealed(&ring, b"", b"y");
+        assert_eq!(
+            copy.open(b"", &by_new_primary).as_deref(),
+            Some(&b"y"[..]),
+            "the new primary seals with key 2, which the copy holds"
+        );
+        drop(copy);
+        assert!(ring.open(b"", &s).is_some());
     }
 
     #[test]

@@ -1,10 +1,20 @@
-//! Lifeguard dynamic suspicion: a suspicion starts with the maximum timeout and shrinks
-//! toward the minimum as independent members confirm it:
+//! Suspicions: the open suspicions of other members and their timers (start, confirm,
+//! expire), with Lifeguard's dynamic timeout: a suspicion starts with the maximum timeout
+//! and shrinks toward the minimum as independent members confirm it:
 //! `t = max(min, max − (max − min) · ln(C + 1) / ln(k + 1))`.
+//!
+//! A suspicion that runs out makes the node declare the member failed; news that the
+//! member is alive, failed, left or reaped clears it.
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use core::time::Duration;
 
+use crate::config::Config;
+use crate::member::MemberState;
+use crate::membership::Membership;
+use crate::stats::Stats;
 use crate::time::Instant;
+use crate::types::{Incarnation, NodeName};
 
 /// Most confirmations tracked per suspicion (bounds `k`).
 pub const CONFIRMATIONS_MAX: usize = 8;
@@ -25,7 +35,7 @@ pub fn suspicion_timeout(mult: u32, n: usize, interval: Duration) -> Duration {
 
 /// An open suspicion of one member.
 #[derive(Clone, Debug)]
-pub(crate) struct Suspicion {
+struct Suspicion {
     start: Instant,
     min: Duration,
     max: Duration,
@@ -83,6 +93,99 @@ impl Suspicion {
         let raw = max - frac * (max - self.min.as_secs_f64());
         let t = Duration::from_millis(libm::floor(raw * 1000.0).max(0.0) as u64);
         t.max(self.min)
+    }
+}
+
+/// Every open suspicion, by member slot, and their deadlines in time order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Suspicions {
+    open: BTreeMap<u32, Suspicion>,
+    timers: BTreeSet<(Instant, u32)>,
+    /// Members declared failed when their suspicion ran out.
+    failures_declared: u64,
+}
+
+impl Suspicions {
+    /// Opens a suspicion of `slot` raised by the member whose name hashes to `from`,
+    /// replacing any open one. The timeouts follow the cluster size `live` (Lifeguard) or
+    /// are the minimum throughout (plain SWIM).
+    pub fn start(&mut self, slot: u32, from: u64, now: Instant, live: usize, config: &Config) {
+        let min = suspicion_timeout(config.suspicion_mult, live, config.probe_interval);
+        let (k, max) = if config.lifeguard {
+            let k = config.suspicion_mult.saturating_sub(2);
+            let k = if (live as u64) < u64::from(k) + 2 {
+                0
+            } else {
+                k
+            };
+            (
+                k,
+                crate::time::scale(min, config.suspicion_max_timeout_mult),
+            )
+        } else {
+            (0, min)
+        };
+        self.clear(slot);
+        let s = Suspicion::new(from, k, min, max, now);
+        self.timers.insert((s.deadline(), slot));
+        self.open.insert(slot, s);
+    }
+
+    /// Records a confirmation of the suspicion of `slot` by the member whose name hashes to
+    /// `from`; whether it was new (and so worth re-gossiping). The deadline may move closer.
+    pub fn confirm(&mut self, slot: u32, from: u64) -> bool {
+        let Some(s) = self.open.get_mut(&slot) else {
+            return false;
+        };
+        let before = s.deadline();
+        let new = s.confirm(from);
+        if new && s.deadline() != before {
+            self.timers.remove(&(before, slot));
+            self.timers.insert((s.deadline(), slot));
+        }
+        new
+    }
+
+    /// Closes the suspicion of `slot`, if any.
+    pub fn clear(&mut self, slot: u32) {
+        if let Some(s) = self.open.remove(&slot) {
+            self.timers.remove(&(s.deadline(), slot));
+        }
+    }
+
+    /// The earliest deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Closes the suspicions whose deadline is at or before `now` and returns the next
+    /// member to declare failed: one still suspect (counted).
+    pub fn pop_expired(
+        &mut self,
+        now: Instant,
+        members: &Membership,
+    ) -> Option<(NodeName, Incarnation)> {
+        loop {
+            let &(deadline, slot) = self.timers.first()?;
+            if deadline > now {
+                return None;
+            }
+            self.timers.pop_first();
+            self.open.remove(&slot);
+            let Some(e) = members.get(slot) else {
+                continue;
+            };
+            if e.state != MemberState::Suspect {
+                continue;
+            }
+            self.failures_declared += 1;
+            return Some((e.name.clone(), e.incarnation));
+        }
+    }
+
+    /// Writes this rule's counter into `stats`.
+    pub fn report(&self, stats: &mut Stats) {
+        stats.failures_declared = self.failures_declared;
     }
 }
 

@@ -1524,8 +1524,8 @@ mod serf_props {
                     prop_assert!(t.channel == Channel::Stream || t.len <= 1400);
                 }
                 prop_assert!(n.pending_events() <= 16);
-                prop_assert!(n.serf.pending.len() <= 4);
-                prop_assert!(n.serf.recent_intents.len() <= 4);
+                prop_assert!(n.pending_responses_len() <= 4);
+                prop_assert!(n.recent_intents_len() <= 4);
                 for class in BroadcastClass::ALL {
                     prop_assert!(n.pending_broadcasts_of(class) <= 16);
                 }

@@ -5,22 +5,19 @@
 //! `(ltime, name, payload)` in a ring of `event_buffer_size` times, and carried in push-pull
 //! so nodes that were unreachable still get it. Events older than the clock minus the ring
 //! size are ignored, as are events from before a join without replay.
+//!
+//! [`UserEvents`] owns the event clock, the ring and the join-without-replay cut-off; the
+//! node delivers new events and passes them on.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use rand_core::RngCore;
-
-use crate::broadcast::BroadcastClass;
-use crate::error::CommandError;
-use crate::event::Event;
-use crate::lamport::LamportTime;
-use crate::member::name_hash;
-use crate::node::{LocalStatus, Node};
-use crate::time::Instant;
-use crate::wire::{self, Message};
+use crate::lamport::{LamportClock, LamportTime};
+use crate::membership::name_hash;
+use crate::stats::Stats;
+use crate::wire;
 
 /// Reserved prefix for internal event and query names.
 pub const INTERNAL_PREFIX: &str = "_hearsay_";
@@ -37,7 +34,7 @@ struct Stored {
 
 /// The de-duplication ring: slot `ltime % size` holds the events seen at `ltime`.
 #[derive(Clone, Debug)]
-pub(crate) struct EventBuffer {
+struct EventBuffer {
     slots: Vec<Option<(LamportTime, Vec<Stored>)>>,
 }
 
@@ -113,7 +110,7 @@ impl EventBuffer {
     }
 }
 
-fn event_key(ltime: u64, name: &str, payload: &[u8]) -> String {
+pub(crate) fn event_key(ltime: u64, name: &str, payload: &[u8]) -> String {
     // Unique per event so events never invalidate each other in the queue.
     let mut h = name_hash(name);
     for b in payload {
@@ -122,101 +119,113 @@ fn event_key(ltime: u64, name: &str, payload: &[u8]) -> String {
     alloc::format!("\u{1}ev{ltime}:{h:x}")
 }
 
-impl<R: RngCore> Node<R> {
-    /// Sends a user event to the whole cluster (this node included). Returns its Lamport
-    /// time.
-    ///
-    /// # Errors
-    /// [`CommandError::PayloadTooLarge`] when name plus payload exceed
-    /// `user_event_bytes_max`; [`CommandError::ReservedName`] for an empty or internal name;
-    /// [`CommandError::Left`] after leaving. Nothing is sent on error.
-    pub fn user_event(
-        &mut self,
-        now: Instant,
-        name: &str,
-        payload: &[u8],
-        coalesce: bool,
-    ) -> Result<LamportTime, CommandError> {
-        if self.status == LocalStatus::Left {
-            return Err(CommandError::Left);
+/// Whether a received user event is new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Receipt {
+    /// First time seen: deliver it (and pass it on when it came by gossip).
+    New,
+    /// Older than the de-duplication window or than a join without replay (counted).
+    TooOld,
+    /// Name plus payload over `payload_stream_bytes_max` (the node counts it as invalid).
+    TooLarge,
+    /// Seen before (counted).
+    Duplicate,
+}
+
+/// See the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct UserEvents {
+    /// The event clock.
+    clock: LamportClock,
+    buffer: EventBuffer,
+    /// Events older than this are ignored (set by a join that does not replay).
+    min_time: LamportTime,
+    /// A join without replay is waiting for its first push-pull answer.
+    ignore_old: bool,
+    delivered: u64,
+    duplicate: u64,
+    too_old: u64,
+}
+
+impl UserEvents {
+    /// A de-duplication ring of `buffer_size` times.
+    pub fn new(buffer_size: usize) -> Self {
+        Self {
+            clock: LamportClock::default(),
+            buffer: EventBuffer::new(buffer_size),
+            min_time: LamportTime(0),
+            ignore_old: false,
+            delivered: 0,
+            duplicate: 0,
+            too_old: 0,
         }
-        if name.is_empty() || name.starts_with(INTERNAL_PREFIX) {
-            return Err(CommandError::ReservedName);
-        }
-        let len = name.len() + payload.len();
-        if len > self.config.user_event_bytes_max {
-            return Err(CommandError::PayloadTooLarge {
-                what: "user event",
-                limit: "user_event_bytes_max",
-                len,
-                max: self.config.user_event_bytes_max,
-            });
-        }
-        let ltime = self.serf.event_clock.time();
-        self.serf.event_clock.increment();
-        let e = wire::UserEvent {
-            ltime: ltime.0,
-            name,
-            payload,
-            coalesce,
-        };
-        self.on_user_event(now, &e, true);
-        Ok(ltime)
     }
 
-    /// Applies a user event from gossip, a stream forward or push-pull. `spread` says
-    /// whether a new event is passed on (push-pull merges are not: the peer already has it).
-    pub(crate) fn on_user_event(&mut self, _now: Instant, e: &wire::UserEvent<'_>, spread: bool) {
+    /// The event clock's time.
+    pub fn time(&self) -> LamportTime {
+        self.clock.time()
+    }
+
+    /// The time for an event this node sends (the clock moves past it).
+    pub fn stamp(&mut self) -> LamportTime {
+        let ltime = self.clock.time();
+        self.clock.increment();
+        ltime
+    }
+
+    /// A join starts: without `replay`, events the cluster already had are skipped once the
+    /// join's answer tells how far its event clock got.
+    pub fn joining(&mut self, replay: bool) {
+        self.ignore_old = !replay;
+    }
+
+    /// Checks and records a received event: witnesses its time, then rejects it when too
+    /// old, too large or already seen.
+    pub fn receive(&mut self, e: &wire::UserEvent<'_>, bytes_max: usize) -> Receipt {
         let ltime = LamportTime(e.ltime);
-        self.serf.event_clock.witness(ltime);
-        if ltime < self.serf.event_min_time {
-            self.stats.user_events_too_old += 1;
-            return;
+        self.clock.witness(ltime);
+        if ltime < self.min_time {
+            self.too_old += 1;
+            return Receipt::TooOld;
         }
-        let cur = self.serf.event_clock.time().0;
-        let size = self.serf.events.size();
+        let cur = self.clock.time().0;
+        let size = self.buffer.size();
         if cur > size && e.ltime < cur - size {
-            self.stats.user_events_too_old += 1;
-            return;
+            self.too_old += 1;
+            return Receipt::TooOld;
         }
-        if e.payload.len() + e.name.len() > self.config.payload_stream_bytes_max {
-            self.stats.invalid_messages += 1;
-            return;
+        if e.payload.len() + e.name.len() > bytes_max {
+            return Receipt::TooLarge;
         }
-        if !self
-            .serf
-            .events
-            .insert(ltime, e.name, e.payload, e.coalesce)
-        {
-            self.stats.user_events_duplicate += 1;
-            return;
+        if !self.buffer.insert(ltime, e.name, e.payload, e.coalesce) {
+            self.duplicate += 1;
+            return Receipt::Duplicate;
         }
-        self.stats.user_events_delivered += 1;
-        self.push_event(Event::User {
-            ltime,
-            name: e.name.into(),
-            payload: e.payload.into(),
-            coalesce: e.coalesce,
-        });
-        if spread {
-            let key = event_key(e.ltime, e.name, e.payload);
-            self.disseminate(BroadcastClass::Event, &key, &Message::UserEvent(*e));
-        }
+        self.delivered += 1;
+        Receipt::New
     }
 
-    /// The event clock's current time.
-    pub fn event_time(&self) -> LamportTime {
-        self.serf.event_clock.time()
+    /// Merges the event clock of a peer's Serf state. When the state answers our join
+    /// without replay, events up to that time are skipped from now on (Serf semantics: a
+    /// join without replay skips everything the cluster already had at the time).
+    pub fn merge_clock(&mut self, event_ltime: LamportTime, join_reply: bool) {
+        if join_reply && self.ignore_old {
+            self.ignore_old = false;
+            self.min_time = self.min_time.max(event_ltime);
+        }
+        self.clock.witness(event_ltime);
     }
 
-    /// The member clock's current time.
-    pub fn member_time(&self) -> LamportTime {
-        self.serf.member_clock.time()
+    /// Every remembered event, oldest time first (for push-pull).
+    pub fn recent(&self) -> Vec<wire::UserEvent<'_>> {
+        self.buffer.recent()
     }
 
-    /// The query clock's current time.
-    pub fn query_time(&self) -> LamportTime {
-        self.serf.query_clock.time()
+    /// Writes this rule's counters into `stats`.
+    pub fn report(&self, stats: &mut Stats) {
+        stats.user_events_delivered = self.delivered;
+        stats.user_events_duplicate = self.duplicate;
+        stats.user_events_too_old = self.too_old;
     }
 }
 

@@ -19,13 +19,13 @@ pub(crate) const FROM_SELF: u32 = u32::MAX;
 /// One member's pending news.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pending {
-    pub transmits: u32,
-    pub seq: u64,
+    pub(super) transmits: u32,
+    pub(super) seq: u64,
     /// Slot of the member that raised the suspicion or death ([`FROM_SELF`] otherwise).
-    pub from: u32,
+    pub(super) from: u32,
     /// Low bits of the packet and gossip round it was last sent in.
-    pub packet: u32,
-    pub round: u32,
+    pub(super) packet: u32,
+    pub(super) round: u32,
 }
 
 /// See the module docs.
@@ -35,9 +35,9 @@ pub(crate) struct News {
     order: BTreeSet<(u32, Reverse<u64>, u32)>,
     next_seq: u64,
     /// Items dropped because the queue was full.
-    pub dropped: u64,
+    pub(super) dropped: u64,
     /// Items replaced by newer news about the same member.
-    pub invalidated: u64,
+    pub(super) invalidated: u64,
 }
 
 impl News {

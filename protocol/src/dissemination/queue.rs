@@ -1,4 +1,5 @@
-//! The transmit-limited broadcast queue.
+//! The transmit-limited broadcast queues of intents, queries and user events (one per
+//! [`BroadcastClass`]), and fair filling of a packet across the classes.
 //!
 //! Each broadcast is an encoded message plus how often it has been sent. Packets take the
 //! freshest first (fewest transmits, then newest), and a broadcast is retired after
@@ -14,9 +15,9 @@ use core::cmp::Reverse;
 use crate::wire::{self, MessageKind};
 
 /// Smallest encoded message worth looking for once a packet is nearly full.
-const MESSAGE_BYTES_MIN: usize = 8;
+pub(super) const MESSAGE_BYTES_MIN: usize = 8;
 /// Entries that did not fit after which a fill gives up scanning.
-const SCAN_MAX: usize = 64;
+pub(super) const SCAN_MAX: usize = 64;
 
 #[derive(Clone, Debug)]
 struct Broadcast {
@@ -46,9 +47,9 @@ pub(crate) struct BroadcastQueue {
     transmits: BTreeMap<u64, u32>,
     next_id: u64,
     /// Broadcasts dropped because the queue was full.
-    pub dropped: u64,
+    dropped: u64,
     /// Broadcasts replaced by newer news about the same member.
-    pub invalidated: u64,
+    invalidated: u64,
 }
 
 impl BroadcastQueue {
@@ -62,7 +63,7 @@ impl BroadcastQueue {
 
     /// Queues `msg` about `key`, replacing older news about `key`; enforces `cap`.
     pub fn push(&mut self, key: &str, kind: MessageKind, msg: Box<[u8]>, cap: usize) {
-        let key = crate::member::name_hash(key);
+        let key = crate::membership::name_hash(key);
         if let Some(id) = self.by_key.remove(&key) {
             if let Some(t) = self.transmits.remove(&id) {
                 self.queue.remove(&(t, Reverse(id)));
