@@ -20,23 +20,24 @@
 //! per-row and per-column counts, so "every live node sees every live node alive" is an
 //! O(N) check and 10 000 nodes cost 12.5 MB of bits.
 
-use core::cmp::Ordering;
 use core::time::Duration;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use hearsay_protocol::{
-    Channel, Config, Event, Identity, Instant, MemberState, Node, NodeName, QueryId, QueryParams,
+    Config, Event, Identity, Instant, MemberState, Node, NodeName, QueryId, QueryParams,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
 use crate::digest::Digest;
-use crate::network::{Cut, Fate, Network};
+use crate::network::{Cut, Network};
 
 mod config;
+mod scheduler;
 
 pub use config::{Profile, SimConfig, SimError};
+use scheduler::{Action, Scheduler};
 
 /// The node type the simulator drives.
 pub type SimNode = Node<ChaCha8Rng>;
@@ -292,58 +293,6 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
-enum Action {
-    Start {
-        node: u32,
-    },
-    Timer {
-        node: u32,
-        generation: u32,
-    },
-    Deliver {
-        src: u32,
-        dst: u32,
-        channel: Channel,
-        bytes: Vec<u8>,
-        stalled: bool,
-    },
-    Fault(Fault),
-    Stop {
-        node: u32,
-        life: u32,
-    },
-    Respond {
-        node: u32,
-        life: u32,
-        id: QueryId,
-    },
-    Tick,
-}
-
-struct Scheduled {
-    at: Instant,
-    seq: u64,
-    action: Action,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// Reversed: the heap pops the earliest `(at, seq)` first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 struct Slot {
     node: Option<SimNode>,
     status: NodeStatus,
@@ -369,15 +318,12 @@ pub struct World {
     config: SimConfig,
     proto: Config,
     n: u32,
-    now: Instant,
-    seq: u64,
-    heap: BinaryHeap<Scheduled>,
+    scheduler: Scheduler,
     slots: Vec<Slot>,
     network: Network,
     net_rng: ChaCha8Rng,
     fault_rng: ChaCha8Rng,
     scratch: Vec<u8>,
-    pool: Vec<Vec<u8>>,
     words: usize,
     view: Vec<u64>,
     sees: Vec<u32>,
@@ -487,14 +433,11 @@ impl World {
             network: Network::new(config.network.clone()),
             proto,
             n,
-            now: Instant::ZERO,
-            seq: 0,
-            heap: BinaryHeap::new(),
+            scheduler: Scheduler::new(),
             slots,
             net_rng,
             fault_rng: fault_rng.clone(),
             scratch: Vec::new(),
-            pool: Vec::new(),
             words,
             view: vec![0; words * n as usize],
             sees: vec![0; n as usize],
@@ -526,17 +469,18 @@ impl World {
             config,
         };
         let window = w.config.join_window.as_micros() as u64;
-        w.push(Instant::ZERO, Action::Start { node: 0 });
+        w.scheduler.push(Instant::ZERO, Action::Start { node: 0 });
         for i in 1..n {
             let at = if window == 0 {
                 0
             } else {
                 1 + fault_rng.next_u64() % window
             };
-            w.push(Instant::from_micros(at), Action::Start { node: i });
+            w.scheduler
+                .push(Instant::from_micros(at), Action::Start { node: i });
         }
         w.fault_rng = fault_rng;
-        w.push(Instant::ZERO, Action::Tick);
+        w.scheduler.push(Instant::ZERO, Action::Tick);
         w.log(
             Instant::ZERO,
             format!(
@@ -557,18 +501,10 @@ impl World {
     // Scheduling
     // ---------------------------------------------------------------------------------
 
-    fn push(&mut self, at: Instant, action: Action) {
-        self.seq += 1;
-        self.heap.push(Scheduled {
-            at,
-            seq: self.seq,
-            action,
-        });
-    }
-
     /// Schedules `fault` at virtual time `at` (from the start of the run).
     pub fn schedule(&mut self, at: Duration, fault: Fault) {
-        self.push(Instant::ZERO + at, Action::Fault(fault));
+        self.scheduler
+            .push(Instant::ZERO + at, Action::Fault(fault));
     }
 
     fn fresh_id(&mut self) -> u32 {
@@ -611,103 +547,8 @@ impl World {
         self.schedule(until, Fault::Unstress { id });
     }
 
-    // ---------------------------------------------------------------------------------
-    // Running
-    // ---------------------------------------------------------------------------------
-
-    /// Runs every scheduled action up to and including virtual time `end`.
-    pub fn run_until(&mut self, end: Instant) {
-        while self.heap.peek().is_some_and(|s| s.at <= end) {
-            let Some(s) = self.heap.pop() else { break };
-            if s.at > self.now {
-                self.now = s.at;
-            }
-            self.dispatch(s.action);
-        }
-        if end > self.now {
-            self.now = end;
-        }
-    }
-
-    /// Runs for `d` more virtual time.
-    pub fn run_for(&mut self, d: Duration) {
-        self.run_until(self.now + d);
-    }
-
-    /// Runs sample by sample until the cluster has converged or `deadline` passes; returns
-    /// when it converged.
-    pub fn run_until_converged(&mut self, deadline: Instant) -> Option<Instant> {
-        loop {
-            if self.started == self.n && self.converged() {
-                return Some(self.now);
-            }
-            if self.now >= deadline {
-                return None;
-            }
-            let step = (self.now + self.config.sample_interval).min(deadline);
-            self.run_until(step);
-        }
-    }
-
-    fn dispatch(&mut self, action: Action) {
-        match action {
-            Action::Start { node } => self.start(node),
-            Action::Timer { node, generation } => {
-                let s = &self.slots[node as usize];
-                if s.timer_generation != generation
-                    || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving)
-                {
-                    return;
-                }
-                self.slots[node as usize].timer_at = Instant::MAX;
-                let now = self.now;
-                if let Some(n) = self.slots[node as usize].node.as_mut() {
-                    n.handle_timeout(now);
-                }
-                self.after_input(node, true);
-            }
-            Action::Deliver {
-                src,
-                dst,
-                channel,
-                bytes,
-                stalled,
-            } => {
-                self.deliver(src, dst, channel, bytes, stalled);
-            }
-            Action::Fault(f) => self.apply(f),
-            Action::Stop { node, life } => {
-                let s = &mut self.slots[node as usize];
-                if s.life == life && s.status == NodeStatus::Leaving {
-                    s.status = NodeStatus::Stopped;
-                    s.node = None;
-                    s.timer_generation += 1;
-                    s.timer_at = Instant::MAX;
-                    self.log(self.now, format!("n{node} stopped after leaving"));
-                }
-            }
-            Action::Respond { node, life, id } => {
-                let s = &mut self.slots[node as usize];
-                if s.life != life || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving) {
-                    return;
-                }
-                let now = self.now;
-                let answer = name_of(node);
-                if let Some(n) = s.node.as_mut() {
-                    let _ = n.respond(now, id, answer.as_bytes());
-                }
-                self.after_input(node, false);
-            }
-            Action::Tick => {
-                self.tick();
-                let next = self.now + self.config.sample_interval;
-                self.push(next, Action::Tick);
-            }
-        }
-    }
-
     fn start(&mut self, i: u32) {
-        let now = self.now;
+        let now = self.now();
         let slot = &mut self.slots[i as usize];
         if !matches!(
             slot.status,
@@ -772,169 +613,6 @@ impl World {
         self.after_input(i, false);
     }
 
-    fn deliver(&mut self, src: u32, dst: u32, channel: Channel, bytes: Vec<u8>, stalled: bool) {
-        let now = self.now;
-        let slot = &mut self.slots[dst as usize];
-        if !matches!(slot.status, NodeStatus::Up | NodeStatus::Leaving) {
-            self.recycle(bytes);
-            return;
-        }
-        if slot.stressed && !stalled {
-            let (lo, hi) = self.config.stress_delay;
-            let span = hi.saturating_sub(lo).as_micros() as u64;
-            let extra = lo + Duration::from_micros(self.net_rng.next_u64() % (span + 1));
-            let at = (now + extra).max(slot.busy_until);
-            slot.busy_until = at;
-            self.push(
-                at,
-                Action::Deliver {
-                    src,
-                    dst,
-                    channel,
-                    bytes,
-                    stalled: true,
-                },
-            );
-            return;
-        }
-        if let Some(node) = slot.node.as_mut() {
-            let from = addr_of(src);
-            let _ = match channel {
-                Channel::Datagram => node.handle_datagram(now, from, &bytes),
-                Channel::Stream => node.handle_stream(now, from, &bytes),
-            };
-        }
-        self.recycle(bytes);
-        self.after_input(dst, false);
-    }
-
-    fn recycle(&mut self, mut bytes: Vec<u8>) {
-        if self.pool.len() < 4096 && bytes.capacity() <= 4096 {
-            bytes.clear();
-            self.pool.push(bytes);
-        }
-    }
-
-    /// Drains a node after an input: transmits, events, suspicions, next deadline.
-    fn after_input(&mut self, i: u32, from_timer: bool) {
-        let now = self.now;
-        loop {
-            let mut buf = core::mem::take(&mut self.scratch);
-            while let Some(node) = self.slots[i as usize].node.as_mut() {
-                let Some(t) = node.poll_transmit(now, &mut buf) else {
-                    break;
-                };
-                let len = t.len.min(buf.len());
-                self.transmit(i, t.dst, t.channel, &buf[..len]);
-            }
-            self.scratch = buf;
-            while let Some(node) = self.slots[i as usize].node.as_mut() {
-                let Some(ev) = node.poll_event() else { break };
-                self.on_event(i, &ev);
-            }
-            if self.respond_now.is_empty() {
-                break;
-            }
-            // Immediate answers to queries delivered just now; their transmits (and, for
-            // the asker answering itself, its events) are drained on the next pass.
-            let answer = name_of(i);
-            let ids = core::mem::take(&mut self.respond_now);
-            if let Some(node) = self.slots[i as usize].node.as_mut() {
-                for &id in &ids {
-                    let _ = node.respond(now, id, answer.as_bytes());
-                }
-            }
-        }
-        let Some(node) = self.slots[i as usize].node.as_ref() else {
-            return;
-        };
-        let clocks = [
-            node.member_time().0,
-            node.event_time().0,
-            node.query_time().0,
-        ];
-        let suspicions = node.stats().suspicions;
-        let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
-        let last = core::mem::replace(&mut self.slots[i as usize].clocks, clocks);
-        if clocks.iter().zip(last).any(|(&c, l)| c < l) && self.violations.len() < VIOLATIONS_KEPT {
-            self.violations.push(format!(
-                "{now}: n{i} Lamport clocks went back: member/event/query {last:?} -> {clocks:?}"
-            ));
-        }
-        let old = self.slots[i as usize].suspicions;
-        if suspicions > old {
-            self.slots[i as usize].suspicions = suspicions;
-            self.on_suspicions(i, suspicions - old);
-        }
-        let mut deadline = deadline;
-        if deadline <= now {
-            if from_timer {
-                // The node still wants a timeout it has just had: a core bug; back off.
-                self.timer_spins += 1;
-                let status = self.slots[i as usize].status;
-                self.first_timer_spin
-                    .get_or_insert((i, now, deadline, status));
-                deadline = now + Duration::from_millis(1);
-            } else {
-                deadline = now + Duration::from_micros(1);
-            }
-        }
-        let slot = &mut self.slots[i as usize];
-        if deadline != slot.timer_at {
-            slot.timer_at = deadline;
-            slot.timer_generation = slot.timer_generation.wrapping_add(1);
-            let generation = slot.timer_generation;
-            if deadline != Instant::MAX {
-                self.push(
-                    deadline,
-                    Action::Timer {
-                        node: i,
-                        generation,
-                    },
-                );
-            }
-        }
-    }
-
-    fn transmit(&mut self, src: u32, dst: SocketAddr, channel: Channel, bytes: &[u8]) {
-        let Some(dst) = index_of_addr(dst).filter(|&d| d < self.n) else {
-            return;
-        };
-        let ch = match channel {
-            Channel::Datagram => 0u64,
-            Channel::Stream => 1u64,
-        };
-        self.digest.word(self.now.as_micros());
-        self.digest.word(u64::from(src) << 32 | u64::from(dst));
-        self.digest.word(ch);
-        self.digest.bytes(bytes);
-        self.msgs += 1;
-        self.bytes += bytes.len() as u64;
-        let fate = self
-            .network
-            .route(&mut self.net_rng, src, dst, channel, bytes.len());
-        let (a, b) = match fate {
-            Fate::Delivered(a) => (a, None),
-            Fate::Duplicated(a, b) => (a, Some(b)),
-            Fate::Cut | Fate::Lost | Fate::TooLarge => return,
-        };
-        for d in core::iter::once(a).chain(b) {
-            let mut copy = self.pool.pop().unwrap_or_default();
-            copy.extend_from_slice(bytes);
-            let at = self.now + d;
-            self.push(
-                at,
-                Action::Deliver {
-                    src,
-                    dst,
-                    channel,
-                    bytes: copy,
-                    stalled: false,
-                },
-            );
-        }
-    }
-
     // ---------------------------------------------------------------------------------
     // Measurements
     // ---------------------------------------------------------------------------------
@@ -947,14 +625,14 @@ impl World {
             Event::MemberUpdate(m) => (4, m),
             Event::MemberReap(m) => (5, m),
             other => {
-                self.digest.word(self.now.as_micros());
+                self.digest.word(self.now().as_micros());
                 self.digest.word(u64::from(o) << 8 | 6);
                 self.digest.bytes(other.name().as_bytes());
                 self.on_serf_event(o, other);
                 return;
             }
         };
-        self.digest.word(self.now.as_micros());
+        self.digest.word(self.now().as_micros());
         self.digest.word(u64::from(o) << 8 | tag);
         self.digest.word(u64::from(m.incarnation.0));
         self.digest.bytes(m.name.as_str().as_bytes());
@@ -1011,15 +689,16 @@ impl World {
     }
 
     fn check_all_failed(&mut self, t: u32) {
+        let now = self.now();
         let Some(c) = self.slots[t as usize].crash else {
             return;
         };
         let rec = &mut self.crashes[c as usize];
         if rec.all_failed.is_none() {
-            rec.all_failed = Some(self.now);
-            let d = self.now.saturating_duration_since(rec.at);
+            rec.all_failed = Some(now);
+            let d = now.saturating_duration_since(rec.at);
             self.log(
-                self.now,
+                now,
                 format!("all live nodes declare n{t} failed (+{})", secs(d)),
             );
         }
@@ -1033,13 +712,14 @@ impl World {
     }
 
     fn on_failed(&mut self, o: u32, t: u32) {
+        let now = self.now();
         if let Some(c) = self.slots[t as usize].crash {
             let rec = &mut self.crashes[c as usize];
             if rec.first_failed.is_none() {
-                rec.first_failed = Some(self.now);
-                let d = self.now.saturating_duration_since(rec.at);
+                rec.first_failed = Some(now);
+                let d = now.saturating_duration_since(rec.at);
                 self.log(
-                    self.now,
+                    now,
                     format!("n{o} declares n{t} failed first (+{})", secs(d)),
                 );
             }
@@ -1052,7 +732,7 @@ impl World {
     fn note_false_positive(&mut self, o: u32, t: u32, failure: bool) {
         if self.false_positives.len() < FALSE_POSITIVES_KEPT {
             self.false_positives.push(FalsePositive {
-                at: self.now,
+                at: self.now(),
                 observer: o,
                 target: t,
                 failure,
@@ -1062,7 +742,7 @@ impl World {
 
     /// `o` started `count` suspicions during its last input: find whom it suspects now.
     fn on_suspicions(&mut self, o: u32, count: u64) {
-        let now = self.now;
+        let now = self.now();
         let Some(node) = self.slots[o as usize].node.as_ref() else {
             return;
         };
@@ -1092,7 +772,7 @@ impl World {
     }
 
     fn tick(&mut self) {
-        let now = self.now;
+        let now = self.now();
         if self.join_converged.is_none() && self.started == self.n && self.converged() {
             self.join_converged = Some(now);
             self.log(
@@ -1116,7 +796,7 @@ impl World {
     }
 
     fn check_watches(&mut self) {
-        let now = self.now;
+        let now = self.now();
         let mut converged = None;
         for i in 0..self.watches.len() {
             let w = self.watches[i];
@@ -1167,7 +847,7 @@ impl World {
             if pb > b || pt > t || pe > e {
                 self.violations.push(format!(
                     "{}: n{i} queues over cap: broadcasts {pb}/{b}, transmits {pt}/{t}, events {pe}/{e}",
-                    self.now
+                    self.now()
                 ));
                 return;
             }
@@ -1191,7 +871,7 @@ impl World {
             .map(|c| 1.0 - (f64::from(self.seen_by[c.node as usize]) / u).min(1.0))
             .collect();
         self.samples.push(Sample {
-            at: self.now,
+            at: self.now(),
             join_mean: if count == 0 {
                 0.0
             } else {
@@ -1253,7 +933,7 @@ impl World {
     }
 
     fn apply(&mut self, fault: Fault) {
-        let now = self.now;
+        let now = self.now();
         match fault {
             Fault::Crash { count } => {
                 for i in self.random_nodes(count) {
@@ -1374,7 +1054,7 @@ impl World {
     }
 
     fn crash(&mut self, i: u32) {
-        let now = self.now;
+        let now = self.now();
         self.take_down(i, NodeStatus::Crashed);
         let idx = self.crashes.len() as u32;
         self.crashes.push(CrashRecord {
@@ -1392,7 +1072,7 @@ impl World {
     }
 
     fn leave(&mut self, i: u32) {
-        let now = self.now;
+        let now = self.now();
         if let Some(node) = self.slots[i as usize].node.as_mut() {
             node.leave(now);
         }
@@ -1405,7 +1085,7 @@ impl World {
             done: None,
         });
         let life = self.slots[i as usize].life;
-        self.push(
+        self.scheduler.push(
             now + self.config.leave_linger,
             Action::Stop { node: i, life },
         );
@@ -1417,7 +1097,7 @@ impl World {
     // ---------------------------------------------------------------------------------
 
     fn send_broadcast(&mut self, kind: BroadcastKind, node: Option<u32>, name: Option<String>) {
-        let now = self.now;
+        let now = self.now();
         let up = |w: &Self, j: u32| w.slots[j as usize].status == NodeStatus::Up;
         let Some(i) = node
             .filter(|&j| j < self.n && up(self, j))
@@ -1517,8 +1197,8 @@ impl World {
                     self.respond_now.push(*id);
                 } else {
                     let life = self.slots[o as usize].life;
-                    let at = self.now + delay;
-                    self.push(
+                    let at = self.now() + delay;
+                    self.scheduler.push(
                         at,
                         Action::Respond {
                             node: o,
@@ -1536,7 +1216,7 @@ impl World {
                 };
                 let life = self.slots[o as usize].life;
                 let up = self.up;
-                let now = self.now;
+                let now = self.now();
                 let r = &mut self.broadcasts[b as usize];
                 if r.node != o || r.asker_life != life || r.done.is_some() {
                     return;
@@ -1565,6 +1245,7 @@ impl World {
 
     /// Live node `o` delivered broadcast `b`.
     fn mark(&mut self, o: u32, b: u32) {
+        let now = self.now();
         if self.slots[o as usize].status != NodeStatus::Up {
             return;
         }
@@ -1575,7 +1256,7 @@ impl World {
             if self.violations.len() < VIOLATIONS_KEPT {
                 let what = format!(
                     "{}: n{o} delivered {} `{}` twice",
-                    self.now,
+                    now,
                     r.kind.name(),
                     r.name
                 );
@@ -1591,7 +1272,7 @@ impl World {
     /// Records the milestones broadcast `b` has reached; returns whether every live node
     /// has it.
     fn progress(&mut self, b: u32) -> bool {
-        let now = self.now;
+        let now = self.now();
         let up = u64::from(self.up);
         let r = &mut self.broadcasts[b as usize];
         let d = u64::from(r.delivered);
@@ -1628,7 +1309,7 @@ impl World {
     }
 
     fn sample_broadcasts(&mut self) {
-        let now = self.now;
+        let now = self.now();
         let up = f64::from(self.up.max(1));
         let mut open = core::mem::take(&mut self.open_broadcasts);
         open.retain(|&b| {
@@ -1652,7 +1333,7 @@ impl World {
 
     /// The current virtual time.
     pub fn now(&self) -> Instant {
-        self.now
+        self.scheduler.now()
     }
 
     /// The run's configuration.

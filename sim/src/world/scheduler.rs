@@ -1,0 +1,396 @@
+//! The event loop: the virtual clock, the queue of scheduled actions, and how one action
+//! drives one node and drains what it produced.
+//!
+//! ```text
+//!   queue of (Instant, seq) ──pop──▶ Start / Timer / Deliver / Fault / Stop / Respond / Tick
+//!                                        │
+//!                          node.handle_*(now, …)   (one node, one input)
+//!                                        │
+//!            drain: poll_transmit ─▶ Network::route ─▶ push Deliver(s)
+//!                   poll_event    ─▶ digest, views, crash records, false positives,
+//!                                    user events and queries
+//!                   stats().suspicions delta ─▶ who suspected whom
+//!                   poll_timeout  ─▶ push Timer (stale ones skipped by generation)
+//! ```
+//!
+//! Actions due at the same instant run in the order they were scheduled (`seq`), so a run
+//! depends only on its inputs.
+
+use core::cmp::Ordering;
+use core::time::Duration;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+
+use hearsay_protocol::{Channel, Instant, QueryId};
+use rand_chacha::rand_core::RngCore;
+
+use super::{Fault, NodeStatus, VIOLATIONS_KEPT, World, addr_of, index_of_addr, name_of};
+use crate::network::Fate;
+
+/// At most this many payload buffers wait in the pool for reuse; more are freed.
+const POOL_BUFFERS_MAX: usize = 4096;
+/// Buffers with a larger capacity are freed rather than pooled.
+const POOL_BUFFER_BYTES_MAX: usize = 4096;
+
+/// Something to do at a virtual instant.
+pub(super) enum Action {
+    /// A node's first start (the join storm).
+    Start { node: u32 },
+    /// A node's timer, valid while its generation is current.
+    Timer { node: u32, generation: u32 },
+    /// A packet arrives; `stalled` once a stressed receiver has already delayed it.
+    Deliver {
+        src: u32,
+        dst: u32,
+        channel: Channel,
+        bytes: Vec<u8>,
+        stalled: bool,
+    },
+    /// A scheduled fault.
+    Fault(Fault),
+    /// A leaving node stops being driven (if still in the same life).
+    Stop { node: u32, life: u32 },
+    /// A node answers a query it received (if still in the same life).
+    Respond { node: u32, life: u32, id: QueryId },
+    /// The periodic sample of views, milestones and queues.
+    Tick,
+}
+
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: the heap pops the earliest `(at, seq)` first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The virtual clock and the queue of scheduled actions, with a pool of packet buffers so
+/// in-flight payloads are not allocated afresh.
+///
+/// The queue has no cap of its own: it holds one timer per running node plus the packets
+/// in flight and the scheduled faults, all bounded by what the nodes send.
+pub(super) struct Scheduler {
+    now: Instant,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    pool: Vec<Vec<u8>>,
+}
+
+impl Scheduler {
+    pub(super) fn new() -> Self {
+        Self {
+            now: Instant::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            pool: Vec::new(),
+        }
+    }
+
+    /// The current virtual time.
+    pub(super) fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Schedules `action` at `at`, after everything already scheduled for that instant.
+    pub(super) fn push(&mut self, at: Instant, action: Action) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            action,
+        });
+    }
+
+    /// Takes the next action due at or before `end` and moves the clock to it (never
+    /// backwards).
+    fn pop_due(&mut self, end: Instant) -> Option<Action> {
+        if self.queue.peek().is_none_or(|s| s.at > end) {
+            return None;
+        }
+        let s = self.queue.pop()?;
+        if s.at > self.now {
+            self.now = s.at;
+        }
+        Some(s.action)
+    }
+
+    /// Moves the clock to `end` if it is later.
+    fn advance_to(&mut self, end: Instant) {
+        if end > self.now {
+            self.now = end;
+        }
+    }
+
+    /// A pooled buffer holding a copy of `bytes`.
+    fn packet(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut copy = self.pool.pop().unwrap_or_default();
+        copy.extend_from_slice(bytes);
+        copy
+    }
+
+    /// Returns a delivered payload's buffer to the pool (freed when the pool is full).
+    fn recycle(&mut self, mut bytes: Vec<u8>) {
+        if self.pool.len() < POOL_BUFFERS_MAX && bytes.capacity() <= POOL_BUFFER_BYTES_MAX {
+            bytes.clear();
+            self.pool.push(bytes);
+        }
+    }
+}
+
+impl World {
+    /// Runs every scheduled action up to and including virtual time `end`.
+    pub fn run_until(&mut self, end: Instant) {
+        while let Some(action) = self.scheduler.pop_due(end) {
+            self.dispatch(action);
+        }
+        self.scheduler.advance_to(end);
+    }
+
+    /// Runs for `d` more virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now() + d);
+    }
+
+    /// Runs sample by sample until the cluster has converged or `deadline` passes; returns
+    /// when it converged.
+    pub fn run_until_converged(&mut self, deadline: Instant) -> Option<Instant> {
+        loop {
+            if self.started == self.n && self.converged() {
+                return Some(self.now());
+            }
+            if self.now() >= deadline {
+                return None;
+            }
+            let step = (self.now() + self.config.sample_interval).min(deadline);
+            self.run_until(step);
+        }
+    }
+
+    fn dispatch(&mut self, action: Action) {
+        match action {
+            Action::Start { node } => self.start(node),
+            Action::Timer { node, generation } => {
+                let s = &self.slots[node as usize];
+                if s.timer_generation != generation
+                    || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving)
+                {
+                    return;
+                }
+                self.slots[node as usize].timer_at = Instant::MAX;
+                let now = self.now();
+                if let Some(n) = self.slots[node as usize].node.as_mut() {
+                    n.handle_timeout(now);
+                }
+                self.after_input(node, true);
+            }
+            Action::Deliver {
+                src,
+                dst,
+                channel,
+                bytes,
+                stalled,
+            } => {
+                self.deliver(src, dst, channel, bytes, stalled);
+            }
+            Action::Fault(f) => self.apply(f),
+            Action::Stop { node, life } => {
+                let s = &mut self.slots[node as usize];
+                if s.life == life && s.status == NodeStatus::Leaving {
+                    s.status = NodeStatus::Stopped;
+                    s.node = None;
+                    s.timer_generation += 1;
+                    s.timer_at = Instant::MAX;
+                    self.log(self.now(), format!("n{node} stopped after leaving"));
+                }
+            }
+            Action::Respond { node, life, id } => {
+                let now = self.now();
+                let s = &mut self.slots[node as usize];
+                if s.life != life || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving) {
+                    return;
+                }
+                let answer = name_of(node);
+                if let Some(n) = s.node.as_mut() {
+                    let _ = n.respond(now, id, answer.as_bytes());
+                }
+                self.after_input(node, false);
+            }
+            Action::Tick => {
+                self.tick();
+                let next = self.now() + self.config.sample_interval;
+                self.scheduler.push(next, Action::Tick);
+            }
+        }
+    }
+
+    fn deliver(&mut self, src: u32, dst: u32, channel: Channel, bytes: Vec<u8>, stalled: bool) {
+        let now = self.now();
+        let slot = &mut self.slots[dst as usize];
+        if !matches!(slot.status, NodeStatus::Up | NodeStatus::Leaving) {
+            self.scheduler.recycle(bytes);
+            return;
+        }
+        if slot.stressed && !stalled {
+            let (lo, hi) = self.config.stress_delay;
+            let span = hi.saturating_sub(lo).as_micros() as u64;
+            let extra = lo + Duration::from_micros(self.net_rng.next_u64() % (span + 1));
+            let at = (now + extra).max(slot.busy_until);
+            slot.busy_until = at;
+            self.scheduler.push(
+                at,
+                Action::Deliver {
+                    src,
+                    dst,
+                    channel,
+                    bytes,
+                    stalled: true,
+                },
+            );
+            return;
+        }
+        if let Some(node) = slot.node.as_mut() {
+            let from = addr_of(src);
+            let _ = match channel {
+                Channel::Datagram => node.handle_datagram(now, from, &bytes),
+                Channel::Stream => node.handle_stream(now, from, &bytes),
+            };
+        }
+        self.scheduler.recycle(bytes);
+        self.after_input(dst, false);
+    }
+
+    /// Drains a node after an input: transmits, events, suspicions, next deadline.
+    pub(super) fn after_input(&mut self, i: u32, from_timer: bool) {
+        let now = self.now();
+        loop {
+            let mut buf = core::mem::take(&mut self.scratch);
+            while let Some(node) = self.slots[i as usize].node.as_mut() {
+                let Some(t) = node.poll_transmit(now, &mut buf) else {
+                    break;
+                };
+                let len = t.len.min(buf.len());
+                self.transmit(i, t.dst, t.channel, &buf[..len]);
+            }
+            self.scratch = buf;
+            while let Some(node) = self.slots[i as usize].node.as_mut() {
+                let Some(ev) = node.poll_event() else { break };
+                self.on_event(i, &ev);
+            }
+            if self.respond_now.is_empty() {
+                break;
+            }
+            // Immediate answers to queries delivered just now; their transmits (and, for
+            // the asker answering itself, its events) are drained on the next pass.
+            let answer = name_of(i);
+            let ids = core::mem::take(&mut self.respond_now);
+            if let Some(node) = self.slots[i as usize].node.as_mut() {
+                for &id in &ids {
+                    let _ = node.respond(now, id, answer.as_bytes());
+                }
+            }
+        }
+        let Some(node) = self.slots[i as usize].node.as_ref() else {
+            return;
+        };
+        let clocks = [
+            node.member_time().0,
+            node.event_time().0,
+            node.query_time().0,
+        ];
+        let suspicions = node.stats().suspicions;
+        let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
+        let last = core::mem::replace(&mut self.slots[i as usize].clocks, clocks);
+        if clocks.iter().zip(last).any(|(&c, l)| c < l) && self.violations.len() < VIOLATIONS_KEPT {
+            self.violations.push(format!(
+                "{now}: n{i} Lamport clocks went back: member/event/query {last:?} -> {clocks:?}"
+            ));
+        }
+        let old = self.slots[i as usize].suspicions;
+        if suspicions > old {
+            self.slots[i as usize].suspicions = suspicions;
+            self.on_suspicions(i, suspicions - old);
+        }
+        let mut deadline = deadline;
+        if deadline <= now {
+            if from_timer {
+                // The node still wants a timeout it has just had: a core bug; back off.
+                self.timer_spins += 1;
+                let status = self.slots[i as usize].status;
+                self.first_timer_spin
+                    .get_or_insert((i, now, deadline, status));
+                deadline = now + Duration::from_millis(1);
+            } else {
+                deadline = now + Duration::from_micros(1);
+            }
+        }
+        let slot = &mut self.slots[i as usize];
+        if deadline != slot.timer_at {
+            slot.timer_at = deadline;
+            slot.timer_generation = slot.timer_generation.wrapping_add(1);
+            let generation = slot.timer_generation;
+            if deadline != Instant::MAX {
+                self.scheduler.push(
+                    deadline,
+                    Action::Timer {
+                        node: i,
+                        generation,
+                    },
+                );
+            }
+        }
+    }
+
+    fn transmit(&mut self, src: u32, dst: SocketAddr, channel: Channel, bytes: &[u8]) {
+        let Some(dst) = index_of_addr(dst).filter(|&d| d < self.n) else {
+            return;
+        };
+        let now = self.now();
+        let ch = match channel {
+            Channel::Datagram => 0u64,
+            Channel::Stream => 1u64,
+        };
+        self.digest.word(now.as_micros());
+        self.digest.word(u64::from(src) << 32 | u64::from(dst));
+        self.digest.word(ch);
+        self.digest.bytes(bytes);
+        self.msgs += 1;
+        self.bytes += bytes.len() as u64;
+        let fate = self
+            .network
+            .route(&mut self.net_rng, src, dst, channel, bytes.len());
+        let (a, b) = match fate {
+            Fate::Delivered(a) => (a, None),
+            Fate::Duplicated(a, b) => (a, Some(b)),
+            Fate::Cut | Fate::Lost | Fate::TooLarge => return,
+        };
+        for d in core::iter::once(a).chain(b) {
+            let copy = self.scheduler.packet(bytes);
+            self.scheduler.push(
+                now + d,
+                Action::Deliver {
+                    src,
+                    dst,
+                    channel,
+                    bytes: copy,
+                    stalled: false,
+                },
+            );
+        }
+    }
+}
