@@ -35,9 +35,11 @@ use crate::network::{Cut, Network};
 
 mod config;
 mod scheduler;
+mod views;
 
 pub use config::{Profile, SimConfig, SimError};
 use scheduler::{Action, Scheduler};
+use views::Views;
 
 /// The node type the simulator drives.
 pub type SimNode = Node<ChaCha8Rng>;
@@ -324,10 +326,7 @@ pub struct World {
     net_rng: ChaCha8Rng,
     fault_rng: ChaCha8Rng,
     scratch: Vec<u8>,
-    words: usize,
-    view: Vec<u64>,
-    sees: Vec<u32>,
-    seen_by: Vec<u32>,
+    views: Views,
     up: u32,
     started: u32,
     next_id: u32,
@@ -412,7 +411,6 @@ impl World {
         proto
             .validate()
             .map_err(|e| SimError::Config(e.to_string()))?;
-        let words = (n as usize).div_ceil(64);
         let mut fault_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0xFA17));
         let net_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0x7E7));
         let slots = (0..n)
@@ -438,10 +436,7 @@ impl World {
             net_rng,
             fault_rng: fault_rng.clone(),
             scratch: Vec::new(),
-            words,
-            view: vec![0; words * n as usize],
-            sees: vec![0; n as usize],
-            seen_by: vec![0; n as usize],
+            views: Views::new(n),
             up: 0,
             started: 0,
             next_id: 1,
@@ -654,38 +649,9 @@ impl World {
     }
 
     fn set_view(&mut self, o: u32, t: u32, alive: bool) {
-        let w = o as usize * self.words + t as usize / 64;
-        let bit = 1u64 << (t % 64);
-        if (self.view[w] & bit != 0) == alive {
-            return;
+        if self.views.set(o, t, alive) {
+            self.check_all_failed(t);
         }
-        self.view[w] ^= bit;
-        if alive {
-            self.sees[o as usize] += 1;
-            self.seen_by[t as usize] += 1;
-        } else {
-            self.sees[o as usize] -= 1;
-            self.seen_by[t as usize] -= 1;
-            if self.seen_by[t as usize] == 0 {
-                self.check_all_failed(t);
-            }
-        }
-    }
-
-    fn clear_row(&mut self, o: u32) {
-        let row = o as usize * self.words;
-        for w in 0..self.words {
-            let mut bits = core::mem::take(&mut self.view[row + w]);
-            while bits != 0 {
-                let t = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                self.seen_by[t] -= 1;
-                if self.seen_by[t] == 0 {
-                    self.check_all_failed(t as u32);
-                }
-            }
-        }
-        self.sees[o as usize] = 0;
     }
 
     fn check_all_failed(&mut self, t: u32) {
@@ -785,7 +751,7 @@ impl World {
         }
         for i in 0..self.crashes.len() {
             let t = self.crashes[i].node;
-            if self.slots[t as usize].crash == Some(i as u32) && self.seen_by[t as usize] == 0 {
+            if self.slots[t as usize].crash == Some(i as u32) && self.views.seen_by(t) == 0 {
                 self.check_all_failed(t);
             }
         }
@@ -809,9 +775,9 @@ impl World {
                 }
                 WatchKind::AliveEverywhere => {
                     self.slots[w.node as usize].status == NodeStatus::Up
-                        && self.seen_by[w.node as usize] == self.up
+                        && self.views.seen_by(w.node) == self.up
                 }
-                WatchKind::GoneEverywhere => self.seen_by[w.node as usize] == 0,
+                WatchKind::GoneEverywhere => self.views.seen_by(w.node) == 0,
             };
             if reached {
                 self.watches[i].done = Some(now);
@@ -859,7 +825,7 @@ impl World {
         let (mut sum, mut min, mut count) = (0.0, 1.0f64, 0u32);
         for (j, s) in self.slots.iter().enumerate() {
             if s.status == NodeStatus::Up {
-                let f = f64::from(self.seen_by[j]) / u;
+                let f = f64::from(self.views.seen_by(j as u32)) / u;
                 sum += f;
                 min = min.min(f);
                 count += 1;
@@ -868,7 +834,7 @@ impl World {
         let crash_known = self
             .crashes
             .iter()
-            .map(|c| 1.0 - (f64::from(self.seen_by[c.node as usize]) / u).min(1.0))
+            .map(|c| 1.0 - (f64::from(self.views.seen_by(c.node)) / u).min(1.0))
             .collect();
         self.samples.push(Sample {
             at: self.now(),
@@ -922,7 +888,11 @@ impl World {
             s.timer_generation += 1;
             s.timer_at = Instant::MAX;
         }
-        self.clear_row(i);
+        let mut unseen = Vec::new();
+        self.views.clear_row(i, |t| unseen.push(t));
+        for t in unseen {
+            self.check_all_failed(t);
+        }
         let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
         for b in &mut self.broadcasts {
             if b.bits[w] & bit != 0 {
@@ -1066,7 +1036,7 @@ impl World {
         });
         self.slots[i as usize].crash = Some(idx);
         self.log(now, format!("n{i} crashes"));
-        if self.seen_by[i as usize] == 0 {
+        if self.views.seen_by(i) == 0 {
             self.check_all_failed(i);
         }
     }
@@ -1169,7 +1139,7 @@ impl World {
                 Vec::new()
             },
             asker_life: self.slots[i as usize].life,
-            bits: vec![0; self.words],
+            bits: vec![0; (self.n as usize).div_ceil(64)],
         });
         self.open_broadcasts.push(idx);
         self.after_input(i, false);
@@ -1369,28 +1339,6 @@ impl World {
     /// Number of nodes up (running and not left).
     pub fn up_count(&self) -> u32 {
         self.up
-    }
-
-    /// Whether every live node sees every live node alive (or suspect) and nothing else.
-    pub fn converged(&self) -> bool {
-        let u = self.up;
-        self.slots
-            .iter()
-            .enumerate()
-            .all(|(i, s)| s.status != NodeStatus::Up || (self.sees[i] == u && self.seen_by[i] == u))
-    }
-
-    /// How many live nodes see `t` alive or suspect.
-    pub fn seen_by(&self, t: u32) -> u32 {
-        self.seen_by.get(t as usize).copied().unwrap_or(0)
-    }
-
-    /// Whether live node `o` sees `t` alive or suspect (from its events).
-    pub fn sees(&self, o: u32, t: u32) -> bool {
-        if o >= self.n || t >= self.n {
-            return false;
-        }
-        self.view[o as usize * self.words + t as usize / 64] & (1 << (t % 64)) != 0
     }
 
     /// When the join storm converged.
