@@ -34,10 +34,12 @@ use crate::digest::Digest;
 use crate::network::{Cut, Network};
 
 mod config;
+mod invariants;
 mod scheduler;
 mod views;
 
 pub use config::{Profile, SimConfig, SimError};
+use invariants::Invariants;
 use scheduler::{Action, Scheduler};
 use views::Views;
 
@@ -305,14 +307,10 @@ struct Slot {
     busy_until: Instant,
     suspicions: u64,
     crash: Option<u32>,
-    /// Member, event and query clocks last seen (they must never go back).
-    clocks: [u64; 3],
 }
 
 /// How many false positives are kept individually (all are counted).
 const FALSE_POSITIVES_KEPT: usize = 1_000;
-/// How many invariant violations are kept.
-const VIOLATIONS_KEPT: usize = 100;
 
 /// The simulated cluster. Build with [`World::new`], schedule faults, then
 /// [`run_until`](World::run_until).
@@ -337,9 +335,7 @@ pub struct World {
     fp_suspicions: u64,
     fp_failures: u64,
     unattributed_suspicions: u64,
-    violations: Vec<String>,
-    timer_spins: u64,
-    first_timer_spin: Option<(u32, Instant, Instant, NodeStatus)>,
+    invariants: Invariants,
     join_converged: Option<Instant>,
     samples: Vec<Sample>,
     timeline: Vec<TimelineEntry>,
@@ -424,7 +420,6 @@ impl World {
                 busy_until: Instant::ZERO,
                 suspicions: 0,
                 crash: None,
-                clocks: [0; 3],
             })
             .collect();
         let mut w = Self {
@@ -447,9 +442,7 @@ impl World {
             fp_suspicions: 0,
             fp_failures: 0,
             unattributed_suspicions: 0,
-            violations: Vec::new(),
-            timer_spins: 0,
-            first_timer_spin: None,
+            invariants: Invariants::new(n),
             join_converged: None,
             samples: Vec::new(),
             timeline: Vec::new(),
@@ -572,7 +565,7 @@ impl World {
         slot.suspicions = 0;
         slot.busy_until = Instant::ZERO;
         slot.crash = None;
-        slot.clocks = [0; 3];
+        self.invariants.node_started(i);
         self.up += 1;
         if !restart {
             self.started += 1;
@@ -788,34 +781,6 @@ impl World {
                     WatchKind::GoneEverywhere => format!("n{} left everywhere (+{d})", w.node),
                 };
                 self.log(now, text);
-            }
-        }
-    }
-
-    fn check_queues(&mut self) {
-        if self.violations.len() >= VIOLATIONS_KEPT {
-            return;
-        }
-        let (b, t, e) = (
-            self.proto.broadcast_queue_max,
-            self.proto.transmit_queue_max,
-            self.proto.events_max,
-        );
-        for (i, s) in self.slots.iter().enumerate() {
-            let Some(node) = s.node.as_ref() else {
-                continue;
-            };
-            let (pb, pt, pe) = (
-                node.pending_broadcasts(),
-                node.pending_transmits(),
-                node.pending_events(),
-            );
-            if pb > b || pt > t || pe > e {
-                self.violations.push(format!(
-                    "{}: n{i} queues over cap: broadcasts {pb}/{b}, transmits {pt}/{t}, events {pe}/{e}",
-                    self.now()
-                ));
-                return;
             }
         }
     }
@@ -1223,15 +1188,9 @@ impl World {
         let (w, bit) = (o as usize / 64, 1u64 << (o % 64));
         if r.bits[w] & bit != 0 {
             r.duplicates += 1;
-            if self.violations.len() < VIOLATIONS_KEPT {
-                let what = format!(
-                    "{}: n{o} delivered {} `{}` twice",
-                    now,
-                    r.kind.name(),
-                    r.name
-                );
-                self.violations.push(what);
-            }
+            let (kind, name) = (r.kind.name(), &r.name);
+            self.invariants
+                .violated(|| format!("{now}: n{o} delivered {kind} `{name}` twice"));
             return;
         }
         r.bits[w] |= bit;
@@ -1376,16 +1335,6 @@ impl World {
         self.unattributed_suspicions
     }
 
-    /// Times a node asked again for a deadline it had just been given (a core bug).
-    pub fn timer_spins(&self) -> u64 {
-        self.timer_spins
-    }
-
-    /// The first timer spin: node, time, the deadline it returned, its status.
-    pub fn first_timer_spin(&self) -> Option<(u32, Instant, Instant, NodeStatus)> {
-        self.first_timer_spin
-    }
-
     /// The network (cuts in force, drop counters).
     pub fn network(&self) -> &Network {
         &self.network
@@ -1414,36 +1363,5 @@ impl World {
     /// The digest of every transmit and event so far, as 16 hex digits.
     pub fn digest(&self) -> String {
         self.digest.hex()
-    }
-
-    /// Invariant violations seen so far, plus those found by a full scan now: queues over
-    /// their caps, and any node's view of a live member `X` with an incarnation above
-    /// `X`'s own (only `X` may raise it). The scan is O(N²): for tests and small runs.
-    pub fn check_invariants(&self) -> Vec<String> {
-        let mut out = self.violations.clone();
-        for (o, s) in self.slots.iter().enumerate() {
-            let Some(node) = s.node.as_ref() else {
-                continue;
-            };
-            for m in node.members() {
-                let Some(t) = index_of_name(m.name()).filter(|&t| t < self.n) else {
-                    continue;
-                };
-                let Some(own) = self
-                    .node(t)
-                    .filter(|_| self.slots[t as usize].status == NodeStatus::Up)
-                else {
-                    continue;
-                };
-                let own = own.local().incarnation();
-                if m.incarnation() > own {
-                    out.push(format!(
-                        "n{o} sees n{t} at incarnation {} but n{t} is at {own}",
-                        m.incarnation()
-                    ));
-                }
-            }
-        }
-        out
     }
 }

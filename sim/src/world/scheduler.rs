@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use hearsay_protocol::{Channel, Instant, QueryId};
 use rand_chacha::rand_core::RngCore;
 
-use super::{Fault, NodeStatus, VIOLATIONS_KEPT, World, addr_of, index_of_addr, name_of};
+use super::{Fault, NodeStatus, World, addr_of, index_of_addr, name_of};
 use crate::network::Fate;
 
 /// At most this many payload buffers wait in the pool for reuse; more are freed.
@@ -315,12 +315,7 @@ impl World {
         ];
         let suspicions = node.stats().suspicions;
         let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
-        let last = core::mem::replace(&mut self.slots[i as usize].clocks, clocks);
-        if clocks.iter().zip(last).any(|(&c, l)| c < l) && self.violations.len() < VIOLATIONS_KEPT {
-            self.violations.push(format!(
-                "{now}: n{i} Lamport clocks went back: member/event/query {last:?} -> {clocks:?}"
-            ));
-        }
+        self.invariants.clocks(now, i, clocks);
         let old = self.slots[i as usize].suspicions;
         if suspicions > old {
             self.slots[i as usize].suspicions = suspicions;
@@ -330,10 +325,8 @@ impl World {
         if deadline <= now {
             if from_timer {
                 // The node still wants a timeout it has just had: a core bug; back off.
-                self.timer_spins += 1;
                 let status = self.slots[i as usize].status;
-                self.first_timer_spin
-                    .get_or_insert((i, now, deadline, status));
+                self.invariants.timer_spin(i, now, deadline, status);
                 deadline = now + Duration::from_millis(1);
             } else {
                 deadline = now + Duration::from_micros(1);
