@@ -24,22 +24,22 @@ use core::time::Duration;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use hearsay_protocol::{
-    Config, Event, Identity, Instant, MemberState, Node, NodeName, QueryId, QueryParams,
-};
+use hearsay_protocol::{Config, Event, Identity, Instant, Node, NodeName, QueryId, QueryParams};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
-use crate::digest::Digest;
 use crate::network::{Cut, Network};
 
 mod config;
 mod invariants;
+mod measure;
 mod scheduler;
 mod views;
 
 pub use config::{Profile, SimConfig, SimError};
 use invariants::Invariants;
+pub use measure::{CrashRecord, FalsePositive, Sample, TimelineEntry, Watch, WatchKind};
+use measure::{Detection, Timeline, Traffic, Watches};
 use scheduler::{Action, Scheduler};
 use views::Views;
 
@@ -222,81 +222,6 @@ pub enum NodeStatus {
     Crashed,
 }
 
-/// Detection figures for one crash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CrashRecord {
-    /// The crashed node.
-    pub node: u32,
-    /// When it crashed.
-    pub at: Instant,
-    /// First time any node suspected it afterwards.
-    pub first_suspect: Option<Instant>,
-    /// First time any node declared it failed afterwards.
-    pub first_failed: Option<Instant>,
-    /// When no live node saw it alive or suspect any more.
-    pub all_failed: Option<Instant>,
-}
-
-/// One suspicion or failure declaration of a healthy, reachable node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FalsePositive {
-    /// When.
-    pub at: Instant,
-    /// Who suspected or declared.
-    pub observer: u32,
-    /// Who was wrongly suspected or declared failed.
-    pub target: u32,
-    /// A failure declaration (else a suspicion).
-    pub failure: bool,
-}
-
-/// What a [`Watch`] waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WatchKind {
-    /// The whole cluster converged (after a heal).
-    Converged,
-    /// Every live node sees `node` alive (after a restart).
-    AliveEverywhere,
-    /// No live node sees `node` alive (after a leave).
-    GoneEverywhere,
-}
-
-/// A milestone checked at every sample.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Watch {
-    /// What it waits for.
-    pub kind: WatchKind,
-    /// The node concerned (0 for cluster-wide watches).
-    pub node: u32,
-    /// When the watch started.
-    pub at: Instant,
-    /// When it was reached.
-    pub done: Option<Instant>,
-}
-
-/// One sample of the views, for plots.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
-    /// When.
-    pub at: Instant,
-    /// Mean over live members of the fraction of live nodes that see it alive.
-    pub join_mean: f64,
-    /// The same for the least-known live member.
-    pub join_min: f64,
-    /// Per crash record (same order, only those that exist yet): fraction of live nodes
-    /// that no longer see the crashed node alive.
-    pub crash_known: Vec<f64>,
-}
-
-/// A line of the human-readable timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TimelineEntry {
-    /// When.
-    pub at: Instant,
-    /// What happened.
-    pub text: String,
-}
-
 struct Slot {
     node: Option<SimNode>,
     status: NodeStatus,
@@ -305,12 +230,7 @@ struct Slot {
     life: u32,
     stressed: bool,
     busy_until: Instant,
-    suspicions: u64,
-    crash: Option<u32>,
 }
-
-/// How many false positives are kept individually (all are counted).
-const FALSE_POSITIVES_KEPT: usize = 1_000;
 
 /// The simulated cluster. Build with [`World::new`], schedule faults, then
 /// [`run_until`](World::run_until).
@@ -329,19 +249,12 @@ pub struct World {
     started: u32,
     next_id: u32,
     stresses: Vec<(u32, Vec<u32>)>,
-    crashes: Vec<CrashRecord>,
-    watches: Vec<Watch>,
-    false_positives: Vec<FalsePositive>,
-    fp_suspicions: u64,
-    fp_failures: u64,
-    unattributed_suspicions: u64,
+    detection: Detection,
+    watches: Watches,
     invariants: Invariants,
-    join_converged: Option<Instant>,
     samples: Vec<Sample>,
-    timeline: Vec<TimelineEntry>,
-    digest: Digest,
-    msgs: u64,
-    bytes: u64,
+    timeline: Timeline,
+    traffic: Traffic,
     broadcasts: Vec<BroadcastRecord>,
     open_broadcasts: Vec<u32>,
     events_by_ltime: HashMap<u64, Vec<u32>>,
@@ -418,8 +331,6 @@ impl World {
                 life: 0,
                 stressed: false,
                 busy_until: Instant::ZERO,
-                suspicions: 0,
-                crash: None,
             })
             .collect();
         let mut w = Self {
@@ -436,19 +347,12 @@ impl World {
             started: 0,
             next_id: 1,
             stresses: Vec::new(),
-            crashes: Vec::new(),
-            watches: Vec::new(),
-            false_positives: Vec::new(),
-            fp_suspicions: 0,
-            fp_failures: 0,
-            unattributed_suspicions: 0,
+            detection: Detection::new(n),
+            watches: Watches::new(),
             invariants: Invariants::new(n),
-            join_converged: None,
             samples: Vec::new(),
-            timeline: Vec::new(),
-            digest: Digest::new(),
-            msgs: 0,
-            bytes: 0,
+            timeline: Timeline::new(),
+            traffic: Traffic::new(),
             broadcasts: Vec::new(),
             open_broadcasts: Vec::new(),
             events_by_ltime: HashMap::new(),
@@ -562,10 +466,9 @@ impl World {
         }
         slot.node = Some(node);
         slot.status = NodeStatus::Up;
-        slot.suspicions = 0;
         slot.busy_until = Instant::ZERO;
-        slot.crash = None;
         self.invariants.node_started(i);
+        self.detection.node_started(i);
         self.up += 1;
         if !restart {
             self.started += 1;
@@ -591,226 +494,9 @@ impl World {
                     seed.map(name_of)
                 ),
             );
-            self.watches.push(Watch {
-                kind: WatchKind::AliveEverywhere,
-                node: i,
-                at: now,
-                done: None,
-            });
+            self.watches.start(WatchKind::AliveEverywhere, i, now);
         }
         self.after_input(i, false);
-    }
-
-    // ---------------------------------------------------------------------------------
-    // Measurements
-    // ---------------------------------------------------------------------------------
-
-    fn on_event(&mut self, o: u32, ev: &Event) {
-        let (tag, m): (u64, _) = match ev {
-            Event::MemberJoin(m) => (1, m),
-            Event::MemberLeave(m) => (2, m),
-            Event::MemberFailed(m) => (3, m),
-            Event::MemberUpdate(m) => (4, m),
-            Event::MemberReap(m) => (5, m),
-            other => {
-                self.digest.word(self.now().as_micros());
-                self.digest.word(u64::from(o) << 8 | 6);
-                self.digest.bytes(other.name().as_bytes());
-                self.on_serf_event(o, other);
-                return;
-            }
-        };
-        self.digest.word(self.now().as_micros());
-        self.digest.word(u64::from(o) << 8 | tag);
-        self.digest.word(u64::from(m.incarnation.0));
-        self.digest.bytes(m.name.as_str().as_bytes());
-        if self.slots[o as usize].status != NodeStatus::Up {
-            return;
-        }
-        let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.n) else {
-            return;
-        };
-        match tag {
-            1 => self.set_view(o, t, true),
-            3 => {
-                self.set_view(o, t, false);
-                self.on_failed(o, t);
-            }
-            2 | 5 => self.set_view(o, t, false),
-            _ => {}
-        }
-    }
-
-    fn set_view(&mut self, o: u32, t: u32, alive: bool) {
-        if self.views.set(o, t, alive) {
-            self.check_all_failed(t);
-        }
-    }
-
-    fn check_all_failed(&mut self, t: u32) {
-        let now = self.now();
-        let Some(c) = self.slots[t as usize].crash else {
-            return;
-        };
-        let rec = &mut self.crashes[c as usize];
-        if rec.all_failed.is_none() {
-            rec.all_failed = Some(now);
-            let d = now.saturating_duration_since(rec.at);
-            self.log(
-                now,
-                format!("all live nodes declare n{t} failed (+{})", secs(d)),
-            );
-        }
-    }
-
-    /// Whether `t` is a healthy member `o` can reach: a suspicion or failure of it by `o`
-    /// is a false positive.
-    fn healthy_and_reachable(&self, o: u32, t: u32) -> bool {
-        let s = &self.slots[t as usize];
-        s.status == NodeStatus::Up && !s.stressed && self.network.reachable(o, t)
-    }
-
-    fn on_failed(&mut self, o: u32, t: u32) {
-        let now = self.now();
-        if let Some(c) = self.slots[t as usize].crash {
-            let rec = &mut self.crashes[c as usize];
-            if rec.first_failed.is_none() {
-                rec.first_failed = Some(now);
-                let d = now.saturating_duration_since(rec.at);
-                self.log(
-                    now,
-                    format!("n{o} declares n{t} failed first (+{})", secs(d)),
-                );
-            }
-        } else if self.healthy_and_reachable(o, t) {
-            self.fp_failures += 1;
-            self.note_false_positive(o, t, true);
-        }
-    }
-
-    fn note_false_positive(&mut self, o: u32, t: u32, failure: bool) {
-        if self.false_positives.len() < FALSE_POSITIVES_KEPT {
-            self.false_positives.push(FalsePositive {
-                at: self.now(),
-                observer: o,
-                target: t,
-                failure,
-            });
-        }
-    }
-
-    /// `o` started `count` suspicions during its last input: find whom it suspects now.
-    fn on_suspicions(&mut self, o: u32, count: u64) {
-        let now = self.now();
-        let Some(node) = self.slots[o as usize].node.as_ref() else {
-            return;
-        };
-        let targets: Vec<u32> = node
-            .members()
-            .filter(|m| m.state() == MemberState::Suspect && m.state_change() == now)
-            .filter_map(|m| index_of_name(m.name()))
-            .take(count as usize)
-            .collect();
-        self.unattributed_suspicions += count.saturating_sub(targets.len() as u64);
-        for t in targets {
-            if t >= self.n {
-                continue;
-            }
-            if let Some(c) = self.slots[t as usize].crash {
-                let rec = &mut self.crashes[c as usize];
-                if rec.first_suspect.is_none() {
-                    rec.first_suspect = Some(now);
-                    let d = now.saturating_duration_since(rec.at);
-                    self.log(now, format!("n{o} suspects n{t} first (+{})", secs(d)));
-                }
-            } else if self.healthy_and_reachable(o, t) {
-                self.fp_suspicions += 1;
-                self.note_false_positive(o, t, false);
-            }
-        }
-    }
-
-    fn tick(&mut self) {
-        let now = self.now();
-        if self.join_converged.is_none() && self.started == self.n && self.converged() {
-            self.join_converged = Some(now);
-            self.log(
-                now,
-                format!(
-                    "join converged: all {} live nodes see each other alive",
-                    self.up
-                ),
-            );
-        }
-        for i in 0..self.crashes.len() {
-            let t = self.crashes[i].node;
-            if self.slots[t as usize].crash == Some(i as u32) && self.views.seen_by(t) == 0 {
-                self.check_all_failed(t);
-            }
-        }
-        self.check_watches();
-        self.check_queues();
-        self.sample();
-        self.sample_broadcasts();
-    }
-
-    fn check_watches(&mut self) {
-        let now = self.now();
-        let mut converged = None;
-        for i in 0..self.watches.len() {
-            let w = self.watches[i];
-            if w.done.is_some() {
-                continue;
-            }
-            let reached = match w.kind {
-                WatchKind::Converged => {
-                    *converged.get_or_insert_with(|| self.started == self.n && self.converged())
-                }
-                WatchKind::AliveEverywhere => {
-                    self.slots[w.node as usize].status == NodeStatus::Up
-                        && self.views.seen_by(w.node) == self.up
-                }
-                WatchKind::GoneEverywhere => self.views.seen_by(w.node) == 0,
-            };
-            if reached {
-                self.watches[i].done = Some(now);
-                let d = secs(now.saturating_duration_since(w.at));
-                let text = match w.kind {
-                    WatchKind::Converged => format!("cluster converged again (+{d})"),
-                    WatchKind::AliveEverywhere => format!("n{} alive everywhere (+{d})", w.node),
-                    WatchKind::GoneEverywhere => format!("n{} left everywhere (+{d})", w.node),
-                };
-                self.log(now, text);
-            }
-        }
-    }
-
-    fn sample(&mut self) {
-        let u = f64::from(self.up.max(1));
-        let (mut sum, mut min, mut count) = (0.0, 1.0f64, 0u32);
-        for (j, s) in self.slots.iter().enumerate() {
-            if s.status == NodeStatus::Up {
-                let f = f64::from(self.views.seen_by(j as u32)) / u;
-                sum += f;
-                min = min.min(f);
-                count += 1;
-            }
-        }
-        let crash_known = self
-            .crashes
-            .iter()
-            .map(|c| 1.0 - (f64::from(self.views.seen_by(c.node)) / u).min(1.0))
-            .collect();
-        self.samples.push(Sample {
-            at: self.now(),
-            join_mean: if count == 0 {
-                0.0
-            } else {
-                sum / f64::from(count)
-            },
-            join_min: if count == 0 { 0.0 } else { min },
-            crash_known,
-        });
     }
 
     // ---------------------------------------------------------------------------------
@@ -853,11 +539,9 @@ impl World {
             s.timer_generation += 1;
             s.timer_at = Instant::MAX;
         }
-        let mut unseen = Vec::new();
-        self.views.clear_row(i, |t| unseen.push(t));
-        for t in unseen {
-            self.check_all_failed(t);
-        }
+        let now = self.now();
+        self.views
+            .clear_row(i, |t| self.detection.unseen(t, now, &mut self.timeline));
         let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
         for b in &mut self.broadcasts {
             if b.bits[w] & bit != 0 {
@@ -942,12 +626,7 @@ impl World {
             Fault::Heal { id } => {
                 if self.network.remove_cut(id) {
                     self.log(now, "network healed".to_string());
-                    self.watches.push(Watch {
-                        kind: WatchKind::Converged,
-                        node: 0,
-                        at: now,
-                        done: None,
-                    });
+                    self.watches.start(WatchKind::Converged, 0, now);
                 }
             }
             Fault::Stress { id, count } => {
@@ -991,18 +670,10 @@ impl World {
     fn crash(&mut self, i: u32) {
         let now = self.now();
         self.take_down(i, NodeStatus::Crashed);
-        let idx = self.crashes.len() as u32;
-        self.crashes.push(CrashRecord {
-            node: i,
-            at: now,
-            first_suspect: None,
-            first_failed: None,
-            all_failed: None,
-        });
-        self.slots[i as usize].crash = Some(idx);
+        self.detection.crashed(i, now);
         self.log(now, format!("n{i} crashes"));
         if self.views.seen_by(i) == 0 {
-            self.check_all_failed(i);
+            self.on_unseen(i);
         }
     }
 
@@ -1013,12 +684,7 @@ impl World {
         }
         self.take_down(i, NodeStatus::Leaving);
         self.log(now, format!("n{i} leaves gracefully"));
-        self.watches.push(Watch {
-            kind: WatchKind::GoneEverywhere,
-            node: i,
-            at: now,
-            done: None,
-        });
+        self.watches.start(WatchKind::GoneEverywhere, i, now);
         let life = self.slots[i as usize].life;
         self.scheduler.push(
             now + self.config.leave_linger,
@@ -1252,10 +918,6 @@ impl World {
         self.open_broadcasts = open;
     }
 
-    fn log(&mut self, at: Instant, text: String) {
-        self.timeline.push(TimelineEntry { at, text });
-    }
-
     // ---------------------------------------------------------------------------------
     // Getters
     // ---------------------------------------------------------------------------------
@@ -1300,68 +962,13 @@ impl World {
         self.up
     }
 
-    /// When the join storm converged.
-    pub fn join_converged(&self) -> Option<Instant> {
-        self.join_converged
-    }
-
-    /// Crash records, in crash order.
-    pub fn crashes(&self) -> &[CrashRecord] {
-        &self.crashes
-    }
-
-    /// Milestones (heals, restarts, leaves) and when they were reached.
-    pub fn watches(&self) -> &[Watch] {
-        &self.watches
-    }
-
-    /// Suspicions of healthy, reachable nodes (counted per observer).
-    pub fn false_suspicions(&self) -> u64 {
-        self.fp_suspicions
-    }
-
-    /// Failure declarations of healthy, reachable nodes (counted per observer).
-    pub fn false_failures(&self) -> u64 {
-        self.fp_failures
-    }
-
-    /// The first false positives, in order.
-    pub fn false_positive_log(&self) -> &[FalsePositive] {
-        &self.false_positives
-    }
-
-    /// Suspicions a node counted whose target could not be identified.
-    pub fn unattributed_suspicions(&self) -> u64 {
-        self.unattributed_suspicions
-    }
-
     /// The network (cuts in force, drop counters).
     pub fn network(&self) -> &Network {
         &self.network
     }
 
-    /// Samples of the views, one per sample interval.
-    pub fn samples(&self) -> &[Sample] {
-        &self.samples
-    }
-
     /// Every user event and query the simulator sent, in order.
     pub fn broadcasts(&self) -> &[BroadcastRecord] {
         &self.broadcasts
-    }
-
-    /// The timeline so far.
-    pub fn timeline(&self) -> &[TimelineEntry] {
-        &self.timeline
-    }
-
-    /// Transmits and bytes sent so far (before network loss).
-    pub fn traffic(&self) -> (u64, u64) {
-        (self.msgs, self.bytes)
-    }
-
-    /// The digest of every transmit and event so far, as 16 hex digits.
-    pub fn digest(&self) -> String {
-        self.digest.hex()
     }
 }

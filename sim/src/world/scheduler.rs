@@ -21,10 +21,10 @@ use core::time::Duration;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
-use hearsay_protocol::{Channel, Instant, QueryId};
+use hearsay_protocol::{Channel, Event, Instant, QueryId};
 use rand_chacha::rand_core::RngCore;
 
-use super::{Fault, NodeStatus, World, addr_of, index_of_addr, name_of};
+use super::{Fault, NodeStatus, World, addr_of, index_of_addr, index_of_name, name_of};
 use crate::network::Fate;
 
 /// At most this many payload buffers wait in the pool for reuse; more are freed.
@@ -316,10 +316,9 @@ impl World {
         let suspicions = node.stats().suspicions;
         let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
         self.invariants.clocks(now, i, clocks);
-        let old = self.slots[i as usize].suspicions;
-        if suspicions > old {
-            self.slots[i as usize].suspicions = suspicions;
-            self.on_suspicions(i, suspicions - old);
+        let fresh = self.detection.suspicions_started(i, suspicions);
+        if fresh > 0 {
+            self.on_suspicions(i, fresh);
         }
         let mut deadline = deadline;
         if deadline <= now {
@@ -354,16 +353,7 @@ impl World {
             return;
         };
         let now = self.now();
-        let ch = match channel {
-            Channel::Datagram => 0u64,
-            Channel::Stream => 1u64,
-        };
-        self.digest.word(now.as_micros());
-        self.digest.word(u64::from(src) << 32 | u64::from(dst));
-        self.digest.word(ch);
-        self.digest.bytes(bytes);
-        self.msgs += 1;
-        self.bytes += bytes.len() as u64;
+        self.traffic.transmit(now, src, dst, channel, bytes);
         let fate = self
             .network
             .route(&mut self.net_rng, src, dst, channel, bytes.len());
@@ -384,6 +374,44 @@ impl World {
                     stalled: false,
                 },
             );
+        }
+    }
+
+    /// Node `o` reported `ev`: into the digest, then to what it concerns.
+    fn on_event(&mut self, o: u32, ev: &Event) {
+        self.traffic.event(self.now(), o, ev);
+        let m = match ev {
+            Event::MemberJoin(m)
+            | Event::MemberLeave(m)
+            | Event::MemberFailed(m)
+            | Event::MemberUpdate(m)
+            | Event::MemberReap(m) => m,
+            other => {
+                self.on_serf_event(o, other);
+                return;
+            }
+        };
+        if self.slots[o as usize].status != NodeStatus::Up {
+            return;
+        }
+        let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.n) else {
+            return;
+        };
+        match ev {
+            Event::MemberJoin(_) => self.set_view(o, t, true),
+            Event::MemberFailed(_) => {
+                self.set_view(o, t, false);
+                self.on_failed(o, t);
+            }
+            Event::MemberLeave(_) | Event::MemberReap(_) => self.set_view(o, t, false),
+            _ => {}
+        }
+    }
+
+    /// Records in the views whether `o` sees `t`.
+    fn set_view(&mut self, o: u32, t: u32, alive: bool) {
+        if self.views.set(o, t, alive) {
+            self.on_unseen(t);
         }
     }
 }
