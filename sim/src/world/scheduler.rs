@@ -292,13 +292,13 @@ impl World {
                 let Some(ev) = node.poll_event() else { break };
                 self.on_event(i, &ev);
             }
-            if self.respond_now.is_empty() {
+            if !self.broadcasts.answers_due() {
                 break;
             }
             // Immediate answers to queries delivered just now; their transmits (and, for
             // the asker answering itself, its events) are drained on the next pass.
             let answer = name_of(i);
-            let ids = core::mem::take(&mut self.respond_now);
+            let ids = self.broadcasts.take_answers();
             if let Some(node) = self.slots[i as usize].node.as_mut() {
                 for &id in &ids {
                     let _ = node.respond(now, id, answer.as_bytes());
