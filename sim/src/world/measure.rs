@@ -338,7 +338,7 @@ impl World {
     /// is a false positive.
     fn healthy_and_reachable(&self, o: u32, t: u32) -> bool {
         let s = &self.slots[t as usize];
-        s.status == NodeStatus::Up && !s.stressed && self.network.reachable(o, t)
+        s.status == NodeStatus::Up && !self.faults.is_stressed(t) && self.network.reachable(o, t)
     }
 
     /// `o` declared `t` failed.

@@ -25,12 +25,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use hearsay_protocol::{Config, Identity, Instant, Node, NodeName};
 use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::SeedableRng;
 
-use crate::network::{Cut, Network};
+use crate::network::Network;
 
 mod broadcasts;
 mod config;
+mod faults;
 mod invariants;
 mod measure;
 mod scheduler;
@@ -39,6 +40,8 @@ mod views;
 use broadcasts::Broadcasts;
 pub use broadcasts::{BroadcastKind, BroadcastRecord, CURVES_KEPT};
 pub use config::{Profile, SimConfig, SimError};
+pub use faults::Fault;
+use faults::Faults;
 use invariants::Invariants;
 pub use measure::{CrashRecord, FalsePositive, Sample, TimelineEntry, Watch, WatchKind};
 use measure::{Detection, Timeline, Traffic, Watches};
@@ -50,89 +53,6 @@ pub type SimNode = Node<ChaCha8Rng>;
 
 /// The port every synthetic address uses.
 pub const PORT: u16 = 7946;
-
-/// A fault or a change of conditions, applied at a scheduled virtual time.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Fault {
-    /// Crash `count` random live nodes (never node 0, the seed): silent, state lost.
-    Crash {
-        /// How many.
-        count: u32,
-    },
-    /// Crash one node.
-    CrashNode {
-        /// Its index.
-        node: u32,
-    },
-    /// Restart every crashed node under its name and address, joining a random live node.
-    RestartCrashed,
-    /// Restart one crashed or stopped node.
-    Restart {
-        /// Its index.
-        node: u32,
-    },
-    /// `count` random live nodes (never node 0) leave gracefully.
-    Leave {
-        /// How many.
-        count: u32,
-    },
-    /// One node leaves gracefully.
-    LeaveNode {
-        /// Its index.
-        node: u32,
-    },
-    /// Put a cut in force under `id`.
-    Cut {
-        /// Identifier for [`Fault::Heal`].
-        id: u32,
-        /// The cut.
-        cut: Cut,
-    },
-    /// Cut one random live node (never node 0) off, both ways (`one_way`: it can receive
-    /// but not send), under `id`.
-    Isolate {
-        /// Identifier for [`Fault::Heal`].
-        id: u32,
-        /// Only its outbound traffic is dropped.
-        one_way: bool,
-    },
-    /// Lift the cut `id`.
-    Heal {
-        /// The cut's identifier.
-        id: u32,
-    },
-    /// Stress `count` random live nodes (never node 0) under `id`.
-    Stress {
-        /// Identifier for [`Fault::Unstress`].
-        id: u32,
-        /// How many.
-        count: u32,
-    },
-    /// End the stress `id`.
-    Unstress {
-        /// The stress's identifier.
-        id: u32,
-    },
-    /// Change the datagram loss probability.
-    SetLoss {
-        /// New probability.
-        loss: f64,
-    },
-    /// A node sends a user event (see [`World::broadcasts`] for how far it got).
-    UserEvent {
-        /// The sender; `None` (or a node that is not up) for a random live node.
-        node: Option<u32>,
-        /// The event's name; `None` for `event-K` (K counts broadcasts from 1).
-        name: Option<String>,
-    },
-    /// A node asks a query without filters; every node answers with its name.
-    Query {
-        /// The asker; `None` (or a node that is not up) for a random live node.
-        node: Option<u32>,
-        /// The query's name; `None` for `query-K`.
-        name: Option<String>,
-    },
-}
 
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,8 +75,6 @@ struct Slot {
     timer_at: Instant,
     timer_generation: u32,
     life: u32,
-    stressed: bool,
-    busy_until: Instant,
 }
 
 /// The simulated cluster. Build with [`World::new`], schedule faults, then
@@ -169,13 +87,11 @@ pub struct World {
     slots: Vec<Slot>,
     network: Network,
     net_rng: ChaCha8Rng,
-    fault_rng: ChaCha8Rng,
     scratch: Vec<u8>,
     views: Views,
     up: u32,
     started: u32,
-    next_id: u32,
-    stresses: Vec<(u32, Vec<u32>)>,
+    faults: Faults,
     detection: Detection,
     watches: Watches,
     invariants: Invariants,
@@ -243,7 +159,6 @@ impl World {
         proto
             .validate()
             .map_err(|e| SimError::Config(e.to_string()))?;
-        let mut fault_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0xFA17));
         let net_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0x7E7));
         let slots = (0..n)
             .map(|_| Slot {
@@ -252,8 +167,6 @@ impl World {
                 timer_at: Instant::MAX,
                 timer_generation: 0,
                 life: 0,
-                stressed: false,
-                busy_until: Instant::ZERO,
             })
             .collect();
         let mut w = Self {
@@ -263,13 +176,11 @@ impl World {
             scheduler: Scheduler::new(),
             slots,
             net_rng,
-            fault_rng: fault_rng.clone(),
             scratch: Vec::new(),
             views: Views::new(n),
             up: 0,
             started: 0,
-            next_id: 1,
-            stresses: Vec::new(),
+            faults: Faults::new(config.seed, n, config.stress_delay),
             detection: Detection::new(n),
             watches: Watches::new(),
             invariants: Invariants::new(n),
@@ -279,83 +190,9 @@ impl World {
             broadcasts: Broadcasts::new(n),
             config,
         };
-        let window = w.config.join_window.as_micros() as u64;
-        w.scheduler.push(Instant::ZERO, Action::Start { node: 0 });
-        for i in 1..n {
-            let at = if window == 0 {
-                0
-            } else {
-                1 + fault_rng.next_u64() % window
-            };
-            w.scheduler
-                .push(Instant::from_micros(at), Action::Start { node: i });
-        }
-        w.fault_rng = fault_rng;
+        w.schedule_join_storm();
         w.scheduler.push(Instant::ZERO, Action::Tick);
-        w.log(
-            Instant::ZERO,
-            format!(
-                "join storm: {n} nodes start within {} and join n0 ({} profile, {})",
-                secs(w.config.join_window),
-                w.config.profile.name(),
-                if w.config.lifeguard {
-                    "Lifeguard"
-                } else {
-                    "plain SWIM"
-                }
-            ),
-        );
         Ok(w)
-    }
-
-    // ---------------------------------------------------------------------------------
-    // Scheduling
-    // ---------------------------------------------------------------------------------
-
-    /// Schedules `fault` at virtual time `at` (from the start of the run).
-    pub fn schedule(&mut self, at: Duration, fault: Fault) {
-        self.scheduler
-            .push(Instant::ZERO + at, Action::Fault(fault));
-    }
-
-    fn fresh_id(&mut self) -> u32 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    /// Splits the nodes `fraction` / `1 - fraction` (by index) from `from` until `until`.
-    pub fn schedule_partition(&mut self, fraction: f64, from: Duration, until: Duration) {
-        let id = self.fresh_id();
-        self.schedule(
-            from,
-            Fault::Cut {
-                id,
-                cut: Cut::split(self.n, fraction),
-            },
-        );
-        self.schedule(until, Fault::Heal { id });
-    }
-
-    /// Puts `cut` in force from `from` until `until`.
-    pub fn schedule_cut(&mut self, cut: Cut, from: Duration, until: Duration) {
-        let id = self.fresh_id();
-        self.schedule(from, Fault::Cut { id, cut });
-        self.schedule(until, Fault::Heal { id });
-    }
-
-    /// Cuts one random node off (both ways, or only its sends when `one_way`) from `from`
-    /// until `until`.
-    pub fn schedule_isolate(&mut self, one_way: bool, from: Duration, until: Duration) {
-        let id = self.fresh_id();
-        self.schedule(from, Fault::Isolate { id, one_way });
-        self.schedule(until, Fault::Heal { id });
-    }
-
-    /// Stresses `count` random nodes from `from` until `until`.
-    pub fn schedule_stress(&mut self, count: u32, from: Duration, until: Duration) {
-        let id = self.fresh_id();
-        self.schedule(from, Fault::Stress { id, count });
-        self.schedule(until, Fault::Unstress { id });
     }
 
     fn start(&mut self, i: u32) {
@@ -385,7 +222,7 @@ impl World {
         }
         slot.node = Some(node);
         slot.status = NodeStatus::Up;
-        slot.busy_until = Instant::ZERO;
+        self.faults.node_started(i);
         self.invariants.node_started(i);
         self.detection.node_started(i);
         self.up += 1;
@@ -418,196 +255,24 @@ impl World {
         self.after_input(i, false);
     }
 
-    // ---------------------------------------------------------------------------------
-    // Faults
-    // ---------------------------------------------------------------------------------
-
-    fn random_node(&mut self, pred: impl Fn(&Self, u32) -> bool) -> Option<u32> {
-        let candidates: Vec<u32> = (0..self.n).filter(|&j| pred(self, j)).collect();
-        if candidates.is_empty() {
-            return None;
-        }
-        let k = (self.fault_rng.next_u64() % candidates.len() as u64) as usize;
-        Some(candidates[k])
-    }
-
-    fn random_nodes(&mut self, count: u32) -> Vec<u32> {
-        let mut candidates: Vec<u32> = (1..self.n)
-            .filter(|&j| {
-                self.slots[j as usize].status == NodeStatus::Up && !self.slots[j as usize].stressed
-            })
-            .collect();
-        let k = (count as usize).min(candidates.len());
-        for i in 0..k {
-            let j = i + (self.fault_rng.next_u64() % (candidates.len() - i) as u64) as usize;
-            candidates.swap(i, j);
-        }
-        candidates.truncate(k);
-        candidates
-    }
-
     fn take_down(&mut self, i: u32, status: NodeStatus) {
         let s = &mut self.slots[i as usize];
         if s.status == NodeStatus::Up {
             self.up -= 1;
         }
         s.status = status;
-        s.stressed = false;
         if status == NodeStatus::Crashed {
             s.node = None;
             s.timer_generation += 1;
             s.timer_at = Instant::MAX;
         }
+        self.faults.node_down(i);
         let now = self.now();
         self.views
             .clear_row(i, |t| self.detection.unseen(t, now, &mut self.timeline));
         self.broadcasts.forget(i);
     }
 
-    fn apply(&mut self, fault: Fault) {
-        let now = self.now();
-        match fault {
-            Fault::Crash { count } => {
-                for i in self.random_nodes(count) {
-                    self.crash(i);
-                }
-            }
-            Fault::CrashNode { node } => {
-                if node < self.n && matches!(self.slots[node as usize].status, NodeStatus::Up) {
-                    self.crash(node);
-                }
-            }
-            Fault::RestartCrashed => {
-                for i in 0..self.n {
-                    if self.slots[i as usize].status == NodeStatus::Crashed {
-                        self.start(i);
-                    }
-                }
-            }
-            Fault::Restart { node } => {
-                if node < self.n {
-                    self.start(node);
-                }
-            }
-            Fault::Leave { count } => {
-                for i in self.random_nodes(count) {
-                    self.leave(i);
-                }
-            }
-            Fault::LeaveNode { node } => {
-                if node < self.n && self.slots[node as usize].status == NodeStatus::Up {
-                    self.leave(node);
-                }
-            }
-            Fault::Cut { id, cut } => {
-                self.log(
-                    now,
-                    format!(
-                        "network cut: {:?} ↛ {:?}{}",
-                        cut.from,
-                        cut.to,
-                        if cut.both_ways {
-                            " (both ways)"
-                        } else {
-                            " (one way)"
-                        }
-                    ),
-                );
-                self.network.add_cut(id, cut);
-            }
-            Fault::Isolate { id, one_way } => {
-                let pick = self.random_nodes(1);
-                if let Some(&i) = pick.first() {
-                    let cut = if one_way {
-                        Cut {
-                            from: i..i + 1,
-                            to: 0..self.n,
-                            both_ways: false,
-                        }
-                    } else {
-                        Cut::isolate(i, self.n)
-                    };
-                    let how = if one_way {
-                        "can no longer send (asymmetric)"
-                    } else {
-                        "is isolated"
-                    };
-                    self.log(now, format!("n{i} {how}"));
-                    self.network.add_cut(id, cut);
-                }
-            }
-            Fault::Heal { id } => {
-                if self.network.remove_cut(id) {
-                    self.log(now, "network healed".to_string());
-                    self.watches.start(WatchKind::Converged, 0, now);
-                }
-            }
-            Fault::Stress { id, count } => {
-                let picked = self.random_nodes(count);
-                for &i in &picked {
-                    self.slots[i as usize].stressed = true;
-                }
-                let names: Vec<String> = picked.iter().map(|&i| name_of(i)).collect();
-                let (lo, hi) = self.config.stress_delay;
-                self.log(
-                    now,
-                    format!(
-                        "stress: {} handle input {}..{} late",
-                        names.join(", "),
-                        secs(lo),
-                        secs(hi)
-                    ),
-                );
-                self.stresses.push((id, picked));
-            }
-            Fault::Unstress { id } => {
-                if let Some(k) = self.stresses.iter().position(|(i, _)| *i == id) {
-                    let (_, nodes) = self.stresses.swap_remove(k);
-                    for i in nodes {
-                        self.slots[i as usize].stressed = false;
-                    }
-                    self.log(now, "stress ends".to_string());
-                }
-            }
-            Fault::SetLoss { loss } => {
-                self.network.set_loss(loss);
-                self.log(now, format!("datagram loss set to {:.1}%", loss * 100.0));
-            }
-            Fault::UserEvent { node, name } => {
-                self.send_broadcast(BroadcastKind::Event, node, name)
-            }
-            Fault::Query { node, name } => self.send_broadcast(BroadcastKind::Query, node, name),
-        }
-    }
-
-    fn crash(&mut self, i: u32) {
-        let now = self.now();
-        self.take_down(i, NodeStatus::Crashed);
-        self.detection.crashed(i, now);
-        self.log(now, format!("n{i} crashes"));
-        if self.views.seen_by(i) == 0 {
-            self.on_unseen(i);
-        }
-    }
-
-    fn leave(&mut self, i: u32) {
-        let now = self.now();
-        if let Some(node) = self.slots[i as usize].node.as_mut() {
-            node.leave(now);
-        }
-        self.take_down(i, NodeStatus::Leaving);
-        self.log(now, format!("n{i} leaves gracefully"));
-        self.watches.start(WatchKind::GoneEverywhere, i, now);
-        let life = self.slots[i as usize].life;
-        self.scheduler.push(
-            now + self.config.leave_linger,
-            Action::Stop { node: i, life },
-        );
-        self.after_input(i, false);
-    }
-
-    // ---------------------------------------------------------------------------------
-    // Getters
     // ---------------------------------------------------------------------------------
 
     /// The current virtual time.

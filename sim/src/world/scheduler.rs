@@ -22,7 +22,6 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
 use hearsay_protocol::{Channel, Event, Instant, QueryId};
-use rand_chacha::rand_core::RngCore;
 
 use super::{Fault, NodeStatus, World, addr_of, index_of_addr, index_of_name, name_of};
 use crate::network::Fate;
@@ -246,12 +245,8 @@ impl World {
             self.scheduler.recycle(bytes);
             return;
         }
-        if slot.stressed && !stalled {
-            let (lo, hi) = self.config.stress_delay;
-            let span = hi.saturating_sub(lo).as_micros() as u64;
-            let extra = lo + Duration::from_micros(self.net_rng.next_u64() % (span + 1));
-            let at = (now + extra).max(slot.busy_until);
-            slot.busy_until = at;
+        // A stressed node handles the input late (once: the delayed copy is `stalled`).
+        if !stalled && let Some(at) = self.faults.stall(dst, now, &mut self.net_rng) {
             self.scheduler.push(
                 at,
                 Action::Deliver {
