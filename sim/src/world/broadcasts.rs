@@ -12,7 +12,7 @@ use hearsay_protocol::{Event, Instant, QueryId, QueryParams};
 
 use super::measure::Timeline;
 use super::scheduler::Action;
-use super::{NodeStatus, World, secs};
+use super::{World, secs};
 
 /// A user event or a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl BroadcastKind {
 }
 
 /// How far a user event or query spread. "Had it" means the node delivered
-/// `Event::User` / `Event::Query`; only live nodes (status [`NodeStatus::Up`]) count, and a
+/// `Event::User` / `Event::Query`; only live nodes (status [`NodeStatus::Up`](super::NodeStatus::Up)) count, and a
 /// node that goes down no longer counts as having it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BroadcastRecord {
@@ -262,9 +262,9 @@ impl World {
         name: Option<String>,
     ) {
         let now = self.now();
-        let up = |w: &Self, j: u32| w.slots[j as usize].status == NodeStatus::Up;
+        let up = |w: &Self, j: u32| w.nodes.is_up(j);
         let Some(i) = node
-            .filter(|&j| j < self.n && up(self, j))
+            .filter(|&j| j < self.len() && up(self, j))
             .or_else(|| self.random_node(up))
         else {
             self.log(now, format!("no live node to send a {}", kind.name()));
@@ -273,7 +273,7 @@ impl World {
         let k = self.broadcasts.records.len();
         let name = name.unwrap_or_else(|| format!("{}-{}", kind.name(), k + 1));
         let payload = vec![0x5a; self.config.broadcast_payload_bytes];
-        let Some(n) = self.slots[i as usize].node.as_mut() else {
+        let Some(n) = self.nodes.node_mut(i) else {
             return;
         };
         let sent = match kind {
@@ -304,7 +304,7 @@ impl World {
             };
             self.log(now, format!("n{i} {what}"));
         }
-        let life = self.slots[i as usize].life;
+        let life = self.nodes.life(i);
         self.broadcasts.record(kind, name, i, life, now, key);
         self.after_input(i, false);
     }
@@ -330,7 +330,7 @@ impl World {
                 if delay.is_zero() {
                     self.broadcasts.answers_due.push(*id);
                 } else {
-                    let life = self.slots[o as usize].life;
+                    let life = self.nodes.life(o);
                     let at = self.now() + delay;
                     self.scheduler.push(
                         at,
@@ -348,8 +348,8 @@ impl World {
                 let Some(&b) = self.broadcasts.queries_by_id.get(&id.as_u64()) else {
                     return;
                 };
-                let life = self.slots[o as usize].life;
-                let up = self.up;
+                let life = self.nodes.life(o);
+                let up = self.nodes.up();
                 let now = self.now();
                 let r = &mut self.broadcasts.records[b as usize];
                 if r.node != o || r.asker_life != life || r.done.is_some() {
@@ -379,13 +379,13 @@ impl World {
 
     /// Node `o` delivered broadcast `b`; counts only while `o` is up.
     fn mark(&mut self, o: u32, b: u32) {
-        if self.slots[o as usize].status != NodeStatus::Up {
+        if !self.nodes.is_up(o) {
             return;
         }
         let now = self.now();
         if !self
             .broadcasts
-            .deliver(o, b, now, self.up, &mut self.timeline)
+            .deliver(o, b, now, self.nodes.up(), &mut self.timeline)
         {
             let r = &self.broadcasts.records[b as usize];
             let (kind, name) = (r.kind.name(), &r.name);
@@ -397,7 +397,8 @@ impl World {
     /// Samples the spread of every open broadcast.
     pub(super) fn sample_broadcasts(&mut self) {
         let now = self.now();
-        self.broadcasts.sample(now, self.up, &mut self.timeline);
+        self.broadcasts
+            .sample(now, self.nodes.up(), &mut self.timeline);
     }
 
     /// Every user event and query the simulator sent, in order.

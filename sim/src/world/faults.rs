@@ -225,7 +225,7 @@ impl World {
             from,
             Fault::Cut {
                 id,
-                cut: Cut::split(self.n, fraction),
+                cut: Cut::split(self.len(), fraction),
             },
         );
         self.schedule(until, Fault::Heal { id });
@@ -256,7 +256,7 @@ impl World {
     /// The join storm: node 0 starts at zero, every other node at a uniform instant within
     /// the join window, joining node 0.
     pub(super) fn schedule_join_storm(&mut self) {
-        let n = self.n;
+        let n = self.len();
         let window = self.config.join_window.as_micros() as u64;
         self.scheduler
             .push(Instant::ZERO, Action::Start { node: 0 });
@@ -286,16 +286,14 @@ impl World {
 
     /// A random node satisfying `pred` (drawn from the fault stream).
     pub(super) fn random_node(&mut self, pred: impl Fn(&Self, u32) -> bool) -> Option<u32> {
-        let candidates: Vec<u32> = (0..self.n).filter(|&j| pred(self, j)).collect();
+        let candidates: Vec<u32> = (0..self.len()).filter(|&j| pred(self, j)).collect();
         self.faults.pick_one(&candidates)
     }
 
     /// `count` random live, unstressed nodes, never node 0 (the join seed).
     fn random_nodes(&mut self, count: u32) -> Vec<u32> {
-        let candidates: Vec<u32> = (1..self.n)
-            .filter(|&j| {
-                self.slots[j as usize].status == NodeStatus::Up && !self.faults.is_stressed(j)
-            })
+        let candidates: Vec<u32> = (1..self.len())
+            .filter(|&j| self.nodes.is_up(j) && !self.faults.is_stressed(j))
             .collect();
         self.faults.pick(count, candidates)
     }
@@ -310,19 +308,19 @@ impl World {
                 }
             }
             Fault::CrashNode { node } => {
-                if node < self.n && matches!(self.slots[node as usize].status, NodeStatus::Up) {
+                if node < self.len() && self.nodes.is_up(node) {
                     self.crash(node);
                 }
             }
             Fault::RestartCrashed => {
-                for i in 0..self.n {
-                    if self.slots[i as usize].status == NodeStatus::Crashed {
+                for i in 0..self.len() {
+                    if self.nodes.status(i) == NodeStatus::Crashed {
                         self.start(i);
                     }
                 }
             }
             Fault::Restart { node } => {
-                if node < self.n {
+                if node < self.len() {
                     self.start(node);
                 }
             }
@@ -332,7 +330,7 @@ impl World {
                 }
             }
             Fault::LeaveNode { node } => {
-                if node < self.n && self.slots[node as usize].status == NodeStatus::Up {
+                if node < self.len() && self.nodes.is_up(node) {
                     self.leave(node);
                 }
             }
@@ -358,11 +356,11 @@ impl World {
                     let cut = if one_way {
                         Cut {
                             from: i..i + 1,
-                            to: 0..self.n,
+                            to: 0..self.len(),
                             both_ways: false,
                         }
                     } else {
-                        Cut::isolate(i, self.n)
+                        Cut::isolate(i, self.len())
                     };
                     let how = if one_way {
                         "can no longer send (asymmetric)"
@@ -424,13 +422,13 @@ impl World {
     /// Node `i` leaves gracefully and stops after `leave_linger`.
     fn leave(&mut self, i: u32) {
         let now = self.now();
-        if let Some(node) = self.slots[i as usize].node.as_mut() {
+        if let Some(node) = self.nodes.node_mut(i) {
             node.leave(now);
         }
         self.take_down(i, NodeStatus::Leaving);
         self.log(now, format!("n{i} leaves gracefully"));
         self.watches.start(WatchKind::GoneEverywhere, i, now);
-        let life = self.slots[i as usize].life;
+        let life = self.nodes.life(i);
         self.scheduler.push(
             now + self.config.leave_linger,
             Action::Stop { node: i, life },

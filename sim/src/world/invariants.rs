@@ -100,10 +100,7 @@ impl World {
             self.proto.transmit_queue_max,
             self.proto.events_max,
         );
-        for (i, s) in self.slots.iter().enumerate() {
-            let Some(node) = s.node.as_ref() else {
-                continue;
-            };
+        for (i, node) in self.nodes.running() {
             let (pb, pt, pe) = (
                 node.pending_broadcasts(),
                 node.pending_transmits(),
@@ -137,18 +134,12 @@ impl World {
     /// it). The scan is O(N²): for tests and small runs.
     pub fn check_invariants(&self) -> Vec<String> {
         let mut out = self.invariants.violations.clone();
-        for (o, s) in self.slots.iter().enumerate() {
-            let Some(node) = s.node.as_ref() else {
-                continue;
-            };
+        for (o, node) in self.nodes.running() {
             for m in node.members() {
-                let Some(t) = index_of_name(m.name()).filter(|&t| t < self.n) else {
+                let Some(t) = index_of_name(m.name()).filter(|&t| t < self.len()) else {
                     continue;
                 };
-                let Some(own) = self
-                    .node(t)
-                    .filter(|_| self.slots[t as usize].status == NodeStatus::Up)
-                else {
+                let Some(own) = self.nodes.node(t).filter(|_| self.nodes.is_up(t)) else {
                     continue;
                 };
                 let own = own.local().incarnation();

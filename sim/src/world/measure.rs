@@ -8,7 +8,7 @@
 
 use hearsay_protocol::{Channel, Event, Instant, MemberState};
 
-use super::{NodeStatus, World, index_of_name, secs};
+use super::{World, index_of_name, secs};
 use crate::digest::Digest;
 
 /// How many false positives are kept individually (all are counted).
@@ -337,8 +337,7 @@ impl World {
     /// Whether `t` is a healthy member `o` can reach: a suspicion or failure of it by `o`
     /// is a false positive.
     fn healthy_and_reachable(&self, o: u32, t: u32) -> bool {
-        let s = &self.slots[t as usize];
-        s.status == NodeStatus::Up && !self.faults.is_stressed(t) && self.network.reachable(o, t)
+        self.nodes.is_up(t) && !self.faults.is_stressed(t) && self.network.reachable(o, t)
     }
 
     /// `o` declared `t` failed.
@@ -352,7 +351,7 @@ impl World {
     /// `o` started `count` suspicions during its last input: find whom it suspects now.
     pub(super) fn on_suspicions(&mut self, o: u32, count: u64) {
         let now = self.now();
-        let Some(node) = self.slots[o as usize].node.as_ref() else {
+        let Some(node) = self.nodes.node(o) else {
             return;
         };
         let targets: Vec<u32> = node
@@ -363,7 +362,7 @@ impl World {
             .collect();
         self.detection.unattributed_suspicions += count.saturating_sub(targets.len() as u64);
         for t in targets {
-            if t >= self.n {
+            if t >= self.len() {
                 continue;
             }
             let healthy = self.healthy_and_reachable(o, t);
@@ -376,13 +375,13 @@ impl World {
     /// caps, view samples, broadcast spread.
     pub(super) fn tick(&mut self) {
         let now = self.now();
-        if self.watches.join_converged.is_none() && self.started == self.n && self.converged() {
+        if self.watches.join_converged.is_none() && self.nodes.all_started() && self.converged() {
             self.watches.join_converged = Some(now);
             self.log(
                 now,
                 format!(
                     "join converged: all {} live nodes see each other alive",
-                    self.up
+                    self.nodes.up()
                 ),
             );
         }
@@ -405,11 +404,10 @@ impl World {
             }
             let reached = match w.kind {
                 WatchKind::Converged => {
-                    *converged.get_or_insert_with(|| self.started == self.n && self.converged())
+                    *converged.get_or_insert_with(|| self.nodes.all_started() && self.converged())
                 }
                 WatchKind::AliveEverywhere => {
-                    self.slots[w.node as usize].status == NodeStatus::Up
-                        && self.views.seen_by(w.node) == self.up
+                    self.nodes.is_up(w.node) && self.views.seen_by(w.node) == self.nodes.up()
                 }
                 WatchKind::GoneEverywhere => self.views.seen_by(w.node) == 0,
             };
@@ -427,15 +425,13 @@ impl World {
     }
 
     fn sample(&mut self) {
-        let u = f64::from(self.up.max(1));
+        let u = f64::from(self.nodes.up().max(1));
         let (mut sum, mut min, mut count) = (0.0, 1.0f64, 0u32);
-        for (j, s) in self.slots.iter().enumerate() {
-            if s.status == NodeStatus::Up {
-                let f = f64::from(self.views.seen_by(j as u32)) / u;
-                sum += f;
-                min = min.min(f);
-                count += 1;
-            }
+        for j in self.nodes.up_nodes() {
+            let f = f64::from(self.views.seen_by(j)) / u;
+            sum += f;
+            min = min.min(f);
+            count += 1;
         }
         let crash_known = self
             .detection

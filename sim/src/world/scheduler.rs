@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 
 use hearsay_protocol::{Channel, Event, Instant, QueryId};
 
-use super::{Fault, NodeStatus, World, addr_of, index_of_addr, index_of_name, name_of};
+use super::{Fault, World, addr_of, index_of_addr, index_of_name, name_of};
 use crate::network::Fate;
 
 /// At most this many payload buffers wait in the pool for reuse; more are freed.
@@ -170,7 +170,7 @@ impl World {
     /// when it converged.
     pub fn run_until_converged(&mut self, deadline: Instant) -> Option<Instant> {
         loop {
-            if self.started == self.n && self.converged() {
+            if self.nodes.all_started() && self.converged() {
                 return Some(self.now());
             }
             if self.now() >= deadline {
@@ -185,15 +185,11 @@ impl World {
         match action {
             Action::Start { node } => self.start(node),
             Action::Timer { node, generation } => {
-                let s = &self.slots[node as usize];
-                if s.timer_generation != generation
-                    || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving)
-                {
+                if !self.nodes.timer_fires(node, generation) {
                     return;
                 }
-                self.slots[node as usize].timer_at = Instant::MAX;
                 let now = self.now();
-                if let Some(n) = self.slots[node as usize].node.as_mut() {
+                if let Some(n) = self.nodes.node_mut(node) {
                     n.handle_timeout(now);
                 }
                 self.after_input(node, true);
@@ -209,23 +205,17 @@ impl World {
             }
             Action::Fault(f) => self.apply(f),
             Action::Stop { node, life } => {
-                let s = &mut self.slots[node as usize];
-                if s.life == life && s.status == NodeStatus::Leaving {
-                    s.status = NodeStatus::Stopped;
-                    s.node = None;
-                    s.timer_generation += 1;
-                    s.timer_at = Instant::MAX;
+                if self.nodes.stop(node, life) {
                     self.log(self.now(), format!("n{node} stopped after leaving"));
                 }
             }
             Action::Respond { node, life, id } => {
                 let now = self.now();
-                let s = &mut self.slots[node as usize];
-                if s.life != life || !matches!(s.status, NodeStatus::Up | NodeStatus::Leaving) {
+                if self.nodes.life(node) != life || !self.nodes.is_driven(node) {
                     return;
                 }
                 let answer = name_of(node);
-                if let Some(n) = s.node.as_mut() {
+                if let Some(n) = self.nodes.node_mut(node) {
                     let _ = n.respond(now, id, answer.as_bytes());
                 }
                 self.after_input(node, false);
@@ -240,8 +230,7 @@ impl World {
 
     fn deliver(&mut self, src: u32, dst: u32, channel: Channel, bytes: Vec<u8>, stalled: bool) {
         let now = self.now();
-        let slot = &mut self.slots[dst as usize];
-        if !matches!(slot.status, NodeStatus::Up | NodeStatus::Leaving) {
+        if !self.nodes.is_driven(dst) {
             self.scheduler.recycle(bytes);
             return;
         }
@@ -259,7 +248,7 @@ impl World {
             );
             return;
         }
-        if let Some(node) = slot.node.as_mut() {
+        if let Some(node) = self.nodes.node_mut(dst) {
             let from = addr_of(src);
             let _ = match channel {
                 Channel::Datagram => node.handle_datagram(now, from, &bytes),
@@ -275,7 +264,7 @@ impl World {
         let now = self.now();
         loop {
             let mut buf = core::mem::take(&mut self.scratch);
-            while let Some(node) = self.slots[i as usize].node.as_mut() {
+            while let Some(node) = self.nodes.node_mut(i) {
                 let Some(t) = node.poll_transmit(now, &mut buf) else {
                     break;
                 };
@@ -283,7 +272,7 @@ impl World {
                 self.transmit(i, t.dst, t.channel, &buf[..len]);
             }
             self.scratch = buf;
-            while let Some(node) = self.slots[i as usize].node.as_mut() {
+            while let Some(node) = self.nodes.node_mut(i) {
                 let Some(ev) = node.poll_event() else { break };
                 self.on_event(i, &ev);
             }
@@ -294,13 +283,13 @@ impl World {
             // the asker answering itself, its events) are drained on the next pass.
             let answer = name_of(i);
             let ids = self.broadcasts.take_answers();
-            if let Some(node) = self.slots[i as usize].node.as_mut() {
+            if let Some(node) = self.nodes.node_mut(i) {
                 for &id in &ids {
                     let _ = node.respond(now, id, answer.as_bytes());
                 }
             }
         }
-        let Some(node) = self.slots[i as usize].node.as_ref() else {
+        let Some(node) = self.nodes.node(i) else {
             return;
         };
         let clocks = [
@@ -319,32 +308,26 @@ impl World {
         if deadline <= now {
             if from_timer {
                 // The node still wants a timeout it has just had: a core bug; back off.
-                let status = self.slots[i as usize].status;
+                let status = self.nodes.status(i);
                 self.invariants.timer_spin(i, now, deadline, status);
                 deadline = now + Duration::from_millis(1);
             } else {
                 deadline = now + Duration::from_micros(1);
             }
         }
-        let slot = &mut self.slots[i as usize];
-        if deadline != slot.timer_at {
-            slot.timer_at = deadline;
-            slot.timer_generation = slot.timer_generation.wrapping_add(1);
-            let generation = slot.timer_generation;
-            if deadline != Instant::MAX {
-                self.scheduler.push(
-                    deadline,
-                    Action::Timer {
-                        node: i,
-                        generation,
-                    },
-                );
-            }
+        if let Some(generation) = self.nodes.set_timer(i, deadline) {
+            self.scheduler.push(
+                deadline,
+                Action::Timer {
+                    node: i,
+                    generation,
+                },
+            );
         }
     }
 
     fn transmit(&mut self, src: u32, dst: SocketAddr, channel: Channel, bytes: &[u8]) {
-        let Some(dst) = index_of_addr(dst).filter(|&d| d < self.n) else {
+        let Some(dst) = index_of_addr(dst).filter(|&d| d < self.len()) else {
             return;
         };
         let now = self.now();
@@ -386,10 +369,10 @@ impl World {
                 return;
             }
         };
-        if self.slots[o as usize].status != NodeStatus::Up {
+        if !self.nodes.is_up(o) {
             return;
         }
-        let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.n) else {
+        let Some(t) = index_of_name(m.name.as_str()).filter(|&t| t < self.len()) else {
             return;
         };
         match ev {

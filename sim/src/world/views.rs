@@ -5,7 +5,7 @@
 //! "every live node sees every live node" is an O(N) check and 10 000 nodes cost 12.5 MB
 //! of bits. Only live observers keep a row: a node that goes down has its row cleared.
 
-use super::{NodeStatus, World};
+use super::World;
 
 /// The view matrix and its row and column counts.
 pub(super) struct Views {
@@ -88,11 +88,10 @@ impl Views {
 impl World {
     /// Whether every live node sees every live node alive (or suspect) and nothing else.
     pub fn converged(&self) -> bool {
-        let u = self.up;
-        self.slots.iter().enumerate().all(|(i, s)| {
-            s.status != NodeStatus::Up
-                || (self.views.sees_count(i as u32) == u && self.views.seen_by(i as u32) == u)
-        })
+        let u = self.nodes.up();
+        self.nodes
+            .up_nodes()
+            .all(|i| self.views.sees_count(i) == u && self.views.seen_by(i) == u)
     }
 
     /// How many live nodes see `t` alive or suspect.
