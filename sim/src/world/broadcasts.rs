@@ -34,8 +34,9 @@ impl BroadcastKind {
 }
 
 /// How far a user event or query spread. "Had it" means the node delivered
-/// `Event::User` / `Event::Query`; only live nodes (status [`NodeStatus::Up`](super::NodeStatus::Up)) count, and a
-/// node that goes down no longer counts as having it.
+/// `Event::User` / `Event::Query`; only live nodes (status
+/// [`NodeStatus::Up`](super::NodeStatus::Up)) count, and a node that goes down no longer
+/// counts as having it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BroadcastRecord {
     /// Event or query.

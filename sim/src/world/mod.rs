@@ -1,24 +1,32 @@
-//! The world: a virtual clock, an event heap, the nodes, the fault schedule and the
-//! measurements.
+//! The world: the simulated cluster, composed of one part per concern.
 //!
-//! ```text
-//!   heap of (Instant, seq) ──pop──▶ Start / Timer / Deliver / Fault / Stop / Tick
-//!                                        │
-//!                          node.handle_*(now, …)   (one node, one input)
-//!                                        │
-//!            drain: poll_transmit ─▶ Network::route ─▶ push Deliver(s)
-//!                   poll_event    ─▶ views, crash records, false positives, digest
-//!                   stats().suspicions delta ─▶ who suspected whom
-//!                   poll_timeout  ─▶ push Timer (stale ones skipped by generation)
-//! ```
+//! - `config.rs`: [`SimConfig`], [`Profile`], [`SimError`]: what is fixed before a run.
+//! - `scheduler.rs`: the event loop. Owns the virtual clock, the queue of actions and the
+//!   packet buffers; [`World::run_until`] pops actions, hands each to one node and drains
+//!   what the node produced (transmits, events, its next deadline).
+//! - `nodes.rs`: each node's protocol state, status, life and timer; names, addresses and
+//!   seeds; starting, restarting and taking nodes down.
+//! - `faults.rs`: fault injection. Owns the fault stream, cut and stress identifiers and who
+//!   is stressed; [`Fault`], the join storm, [`World::schedule`] and friends, and how each
+//!   fault is applied.
+//! - [`network`](crate::network) (at crate level): what happens to each packet in flight.
+//! - `views.rs`: what each node sees, one bit per (observer, member) pair;
+//!   [`World::converged`].
+//! - `measure.rs`: everything measured (timeline, traffic and the digest, crash detection,
+//!   false positives, milestones, samples) and the periodic sample that drives them.
+//! - `broadcasts.rs`: user events and queries: sending them, answering queries, how far
+//!   each one spread.
+//! - `invariants.rs`: the invariants checked while running, the violations found, and
+//!   [`World::check_invariants`].
+//!
+//! Each part keeps its fields private to its file and offers a narrow API; the `World`
+//! holds one of each and routes between them. A part's own file also holds the `World`
+//! methods that are about that concern.
 //!
 //! Everything random comes from the master seed: node `i` in its `life`-th process gets
-//! `ChaCha8Rng::seed_from_u64(derive(seed, i, life))`; the network and the fault choices
-//! have their own streams. Same seed and schedule ⇒ same [`digest`](World::digest).
-//!
-//! Views are kept as one bit per (observer, member) pair, maintained from events, with
-//! per-row and per-column counts, so "every live node sees every live node alive" is an
-//! O(N) check and 10 000 nodes cost 12.5 MB of bits.
+//! `ChaCha8Rng::seed_from_u64(node_seed(seed, i, life))`; the network (with the stress
+//! delays) and the faults have a stream each. Same seed and schedule ⇒ same
+//! [`digest`](World::digest).
 
 use core::time::Duration;
 
@@ -56,23 +64,26 @@ use views::Views;
 /// [`run_until`](World::run_until).
 pub struct World {
     config: SimConfig,
+    /// The protocol configuration every node runs (validated once, in [`World::new`]).
     proto: Config,
     scheduler: Scheduler,
     nodes: Nodes,
     network: Network,
+    /// The network's random stream (loss, latency, duplication, stress delays).
     net_rng: ChaCha8Rng,
-    scratch: Vec<u8>,
-    views: Views,
     faults: Faults,
-    detection: Detection,
-    watches: Watches,
-    invariants: Invariants,
-    samples: Vec<Sample>,
+    views: Views,
     timeline: Timeline,
     traffic: Traffic,
+    detection: Detection,
+    watches: Watches,
+    /// One sample of the views per sample interval (appended by `measure.rs`).
+    samples: Vec<Sample>,
     broadcasts: Broadcasts,
+    invariants: Invariants,
 }
 
+/// A duration as seconds with millisecond precision, for timeline lines.
 fn secs(d: Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
 }
@@ -94,29 +105,26 @@ impl World {
             .map_err(|e| SimError::Config(e.to_string()))?;
         let net_rng = ChaCha8Rng::seed_from_u64(splitmix64(config.seed ^ 0x7E7));
         let mut w = Self {
-            network: Network::new(config.network.clone()),
             proto,
             scheduler: Scheduler::new(),
             nodes: Nodes::new(n),
+            network: Network::new(config.network.clone()),
             net_rng,
-            scratch: Vec::new(),
-            views: Views::new(n),
             faults: Faults::new(config.seed, n, config.stress_delay),
-            detection: Detection::new(n),
-            watches: Watches::new(),
-            invariants: Invariants::new(n),
-            samples: Vec::new(),
+            views: Views::new(n),
             timeline: Timeline::new(),
             traffic: Traffic::new(),
+            detection: Detection::new(n),
+            watches: Watches::new(),
+            samples: Vec::new(),
             broadcasts: Broadcasts::new(n),
+            invariants: Invariants::new(n),
             config,
         };
         w.schedule_join_storm();
         w.scheduler.push(Instant::ZERO, Action::Tick);
         Ok(w)
     }
-
-    // ---------------------------------------------------------------------------------
 
     /// The current virtual time.
     pub fn now(&self) -> Instant {

@@ -6,9 +6,8 @@
 //! A restart keeps the name and address but starts a new life with fresh state.
 //!
 //! ```text
-//!   NotStarted ──start──▶ Up ──leave──▶ Leaving ──leave_linger──▶ Stopped
-//!                          │                                         │
-//!                          └──crash──▶ Crashed ──restart──▶ Up ◀─────┘ (restart)
+//!   NotStarted ──start──▶ Up ──leave──▶ Leaving ──leave_linger──▶ Stopped ──restart──▶ Up
+//!                         Up ──crash──▶ Crashed ──restart──▶ Up
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -79,8 +79,8 @@ impl Ord for Scheduled {
     }
 }
 
-/// The virtual clock and the queue of scheduled actions, with a pool of packet buffers so
-/// in-flight payloads are not allocated afresh.
+/// The virtual clock and the queue of scheduled actions, with the packet buffers: a pool
+/// so in-flight payloads are not allocated afresh, and the buffer nodes transmit into.
 ///
 /// The queue has no cap of its own: it holds one timer per running node plus the packets
 /// in flight and the scheduled faults, all bounded by what the nodes send.
@@ -89,6 +89,7 @@ pub(super) struct Scheduler {
     seq: u64,
     queue: BinaryHeap<Scheduled>,
     pool: Vec<Vec<u8>>,
+    scratch: Vec<u8>,
 }
 
 impl Scheduler {
@@ -98,6 +99,7 @@ impl Scheduler {
             seq: 0,
             queue: BinaryHeap::new(),
             pool: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -141,6 +143,15 @@ impl Scheduler {
         let mut copy = self.pool.pop().unwrap_or_default();
         copy.extend_from_slice(bytes);
         copy
+    }
+
+    /// Lends the buffer a node transmits into (give it back with `return_scratch`).
+    fn take_scratch(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.scratch)
+    }
+
+    fn return_scratch(&mut self, buf: Vec<u8>) {
+        self.scratch = buf;
     }
 
     /// Returns a delivered payload's buffer to the pool (freed when the pool is full).
@@ -263,7 +274,7 @@ impl World {
     pub(super) fn after_input(&mut self, i: u32, from_timer: bool) {
         let now = self.now();
         loop {
-            let mut buf = core::mem::take(&mut self.scratch);
+            let mut buf = self.scheduler.take_scratch();
             while let Some(node) = self.nodes.node_mut(i) {
                 let Some(t) = node.poll_transmit(now, &mut buf) else {
                     break;
@@ -271,7 +282,7 @@ impl World {
                 let len = t.len.min(buf.len());
                 self.transmit(i, t.dst, t.channel, &buf[..len]);
             }
-            self.scratch = buf;
+            self.scheduler.return_scratch(buf);
             while let Some(node) = self.nodes.node_mut(i) {
                 let Some(ev) = node.poll_event() else { break };
                 self.on_event(i, &ev);
@@ -383,13 +394,6 @@ impl World {
             }
             Event::MemberLeave(_) | Event::MemberReap(_) => self.set_view(o, t, false),
             _ => {}
-        }
-    }
-
-    /// Records in the views whether `o` sees `t`.
-    fn set_view(&mut self, o: u32, t: u32, alive: bool) {
-        if self.views.set(o, t, alive) {
-            self.on_unseen(t);
         }
     }
 }

@@ -86,6 +86,13 @@ impl Views {
 }
 
 impl World {
+    /// Records whether `o` sees `t`.
+    pub(super) fn set_view(&mut self, o: u32, t: u32, alive: bool) {
+        if self.views.set(o, t, alive) {
+            self.on_unseen(t);
+        }
+    }
+
     /// Whether every live node sees every live node alive (or suspect) and nothing else.
     pub fn converged(&self) -> bool {
         let u = self.nodes.up();
