@@ -407,3 +407,44 @@ impl World {
         &self.broadcasts.records
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milestones_follow_deliveries_and_a_duplicate_is_only_counted() {
+        let (mut b, mut tl) = (Broadcasts::new(4), Timeline::new());
+        b.record(BroadcastKind::Event, "e".into(), 0, 0, Instant::ZERO, 7);
+        let at = Instant::from_secs;
+        assert!(b.deliver(0, 0, at(1), 4, &mut tl));
+        assert!(b.deliver(1, 0, at(2), 4, &mut tl));
+        assert!(!b.deliver(1, 0, at(3), 4, &mut tl));
+        let r = &b.records[0];
+        assert_eq!(
+            (r.p50, r.all, r.delivered, r.duplicates),
+            (Some(at(2)), None, 2, 1)
+        );
+        assert!(r.has(1) && !r.has(2));
+        b.deliver(2, 0, at(4), 4, &mut tl);
+        b.deliver(3, 0, at(5), 4, &mut tl);
+        let r = &b.records[0];
+        assert_eq!((r.p99, r.all), (Some(at(5)), Some(at(5))));
+        assert_eq!(r.curve, [(Instant::ZERO, 0.0), (at(5), 1.0)]);
+        assert_eq!(tl.entries().len(), 1, "reaching everyone is logged");
+        b.sample(at(6), 4, &mut tl);
+        assert!(b.open.is_empty(), "a broadcast everyone has is closed");
+    }
+
+    #[test]
+    fn a_node_going_down_no_longer_has_it() {
+        let (mut b, mut tl) = (Broadcasts::new(100), Timeline::new());
+        b.record(BroadcastKind::Query, "q".into(), 0, 0, Instant::ZERO, 9);
+        b.deliver(70, 0, Instant::ZERO, 100, &mut tl);
+        b.forget(70);
+        b.forget(71);
+        assert_eq!(b.records[0].delivered, 0);
+        assert!(!b.records[0].has(70));
+        assert_eq!(b.queries_by_id.get(&9), Some(&0));
+    }
+}

@@ -436,3 +436,55 @@ impl World {
         self.after_input(i, false);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faults(n: u32) -> Faults {
+        Faults::new(7, n, (Duration::from_secs(1), Duration::from_secs(3)))
+    }
+
+    #[test]
+    fn a_stressed_node_handles_inputs_late_and_in_order() {
+        let mut f = faults(3);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(f.stall(1, Instant::ZERO, &mut rng), None);
+        f.stress(9, vec![1]);
+        let mut last = Instant::ZERO;
+        for ms in 0..50 {
+            let now = Instant::from_millis(ms * 10);
+            let Some(at) = f.stall(1, now, &mut rng) else {
+                panic!("n1 is stressed");
+            };
+            assert!(at >= now + Duration::from_secs(1) && at >= last);
+            last = at;
+        }
+        assert!(f.unstress(9));
+        assert!(!f.unstress(9), "already ended");
+        assert_eq!(f.stall(1, last, &mut rng), None);
+    }
+
+    #[test]
+    fn a_node_going_down_is_no_longer_stressed() {
+        let mut f = faults(3);
+        f.stress(2, vec![0, 2]);
+        f.node_down(2);
+        assert!(f.is_stressed(0) && !f.is_stressed(2));
+    }
+
+    #[test]
+    fn picks_are_distinct_and_repeat_with_the_seed() {
+        let (mut a, mut b) = (faults(0), faults(0));
+        let picked = a.pick(4, (10..20).collect());
+        assert_eq!(picked, b.pick(4, (10..20).collect()));
+        let mut sorted = picked.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 4);
+        assert!(picked.iter().all(|i| (10..20).contains(i)));
+        assert_eq!(a.pick(5, vec![1, 2]).len(), 2, "all, when fewer");
+        assert_eq!(a.pick_one(&[]), None);
+        assert_eq!(a.fresh_id() + 1, a.fresh_id());
+    }
+}

@@ -154,3 +154,42 @@ impl World {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_going_back_is_a_violation_until_a_new_life() {
+        let mut inv = Invariants::new(2);
+        inv.clocks(Instant::ZERO, 1, [3, 1, 1]);
+        inv.clocks(Instant::ZERO, 1, [3, 2, 1]);
+        assert!(inv.violations.is_empty());
+        inv.clocks(Instant::ZERO, 1, [2, 2, 1]);
+        assert_eq!(inv.violations.len(), 1);
+        assert!(inv.violations[0].contains("n1 Lamport clocks went back"));
+        inv.node_started(1);
+        inv.clocks(Instant::ZERO, 1, [1, 1, 1]);
+        assert_eq!(inv.violations.len(), 1, "a restarted node starts from zero");
+    }
+
+    #[test]
+    fn the_violation_log_is_capped() {
+        let mut inv = Invariants::new(1);
+        for k in 0..VIOLATIONS_KEPT + 5 {
+            inv.violated(|| format!("violation {k}"));
+        }
+        assert_eq!(inv.violations.len(), VIOLATIONS_KEPT);
+        assert!(inv.full());
+    }
+
+    #[test]
+    fn timer_spins_are_counted_and_the_first_is_kept() {
+        let mut inv = Invariants::new(1);
+        let (a, b) = (Instant::from_secs(1), Instant::from_secs(2));
+        inv.timer_spin(0, a, a, NodeStatus::Up);
+        inv.timer_spin(0, b, b, NodeStatus::Leaving);
+        assert_eq!(inv.timer_spins, 2);
+        assert_eq!(inv.first_timer_spin, Some((0, a, a, NodeStatus::Up)));
+    }
+}

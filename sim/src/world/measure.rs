@@ -105,6 +105,11 @@ impl Timeline {
     pub(super) fn log(&mut self, at: Instant, text: String) {
         self.entries.push(TimelineEntry { at, text });
     }
+
+    /// Every line so far, in order.
+    pub(super) fn entries(&self) -> &[TimelineEntry] {
+        &self.entries
+    }
 }
 
 /// Transmits and bytes sent, and the run's digest: every transmit and every event folded
@@ -167,6 +172,15 @@ impl Traffic {
     }
 }
 
+/// What an observer said about a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Accusation {
+    /// It suspects it.
+    Suspected,
+    /// It declared it failed.
+    Failed,
+}
+
 /// Crash detection and false positives: who suspected or declared whom failed, and when.
 pub(super) struct Detection {
     crashes: Vec<CrashRecord>,
@@ -224,6 +238,11 @@ impl Detection {
         fresh
     }
 
+    /// `count` suspicions whose target could not be identified.
+    fn unattributed(&mut self, count: u64) {
+        self.unattributed_suspicions += count;
+    }
+
     /// No live node sees `t` any more: if it is crashed, its failure is now known
     /// everywhere.
     pub(super) fn unseen(&mut self, t: u32, now: Instant, timeline: &mut Timeline) {
@@ -251,17 +270,18 @@ impl Detection {
         }
     }
 
-    /// `o` suspected (`failure` false) or declared failed `t` at `now`; `healthy` when `t`
-    /// is up, not stressed and reachable from `o`.
+    /// `o` suspected or declared failed `t` at `now`; `healthy` when `t` is up, not
+    /// stressed and reachable from `o` (a false positive unless `t` is crashed).
     fn accused(
         &mut self,
         o: u32,
         t: u32,
-        failure: bool,
+        accusation: Accusation,
         healthy: bool,
         now: Instant,
         timeline: &mut Timeline,
     ) {
+        let failure = accusation == Accusation::Failed;
         if let Some(c) = self.crash_of[t as usize] {
             let rec = &mut self.crashes[c as usize];
             let first = if failure {
@@ -345,7 +365,7 @@ impl World {
         let now = self.now();
         let healthy = self.healthy_and_reachable(o, t);
         self.detection
-            .accused(o, t, true, healthy, now, &mut self.timeline);
+            .accused(o, t, Accusation::Failed, healthy, now, &mut self.timeline);
     }
 
     /// `o` started `count` suspicions during its last input: find whom it suspects now.
@@ -360,14 +380,21 @@ impl World {
             .filter_map(|m| index_of_name(m.name()))
             .take(count as usize)
             .collect();
-        self.detection.unattributed_suspicions += count.saturating_sub(targets.len() as u64);
+        self.detection
+            .unattributed(count.saturating_sub(targets.len() as u64));
         for t in targets {
             if t >= self.len() {
                 continue;
             }
             let healthy = self.healthy_and_reachable(o, t);
-            self.detection
-                .accused(o, t, false, healthy, now, &mut self.timeline);
+            self.detection.accused(
+                o,
+                t,
+                Accusation::Suspected,
+                healthy,
+                now,
+                &mut self.timeline,
+            );
         }
     }
 
@@ -493,7 +520,7 @@ impl World {
 
     /// The timeline so far.
     pub fn timeline(&self) -> &[TimelineEntry] {
-        &self.timeline.entries
+        self.timeline.entries()
     }
 
     /// Transmits and bytes sent so far (before network loss).
@@ -504,5 +531,74 @@ impl World {
     /// The digest of every transmit and event so far, as 16 hex digits.
     pub fn digest(&self) -> String {
         self.traffic.digest.hex()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crash_is_first_suspected_first_declared_and_known_everywhere_once() {
+        let (mut d, mut tl) = (Detection::new(4), Timeline::new());
+        let t0 = Instant::from_secs(10);
+        d.crashed(2, t0);
+        let at = |s| Instant::from_secs(s);
+        d.accused(1, 2, Accusation::Suspected, false, at(11), &mut tl);
+        d.accused(3, 2, Accusation::Suspected, false, at(12), &mut tl);
+        d.accused(3, 2, Accusation::Failed, false, at(13), &mut tl);
+        d.unseen(2, at(14), &mut tl);
+        d.sweep(at(15), |_| 0, &mut tl);
+        let rec = &d.crashes[0];
+        assert_eq!(rec.first_suspect, Some(at(11)));
+        assert_eq!(rec.first_failed, Some(at(13)));
+        assert_eq!(rec.all_failed, Some(at(14)));
+        assert_eq!(tl.entries.len(), 3);
+        assert_eq!(tl.entries[0].text, "n1 suspects n2 first (+1.000s)");
+        assert_eq!(d.false_suspicions + d.false_failures, 0);
+    }
+
+    #[test]
+    fn accusing_a_healthy_node_is_a_false_positive_and_the_log_is_capped() {
+        let (mut d, mut tl) = (Detection::new(2), Timeline::new());
+        for k in 0..FALSE_POSITIVES_KEPT as u64 + 3 {
+            d.accused(
+                0,
+                1,
+                Accusation::Failed,
+                true,
+                Instant::from_micros(k),
+                &mut tl,
+            );
+        }
+        d.accused(0, 1, Accusation::Suspected, true, Instant::ZERO, &mut tl);
+        d.accused(0, 1, Accusation::Suspected, false, Instant::ZERO, &mut tl);
+        assert_eq!(d.false_failures, FALSE_POSITIVES_KEPT as u64 + 3);
+        assert_eq!(d.false_suspicions, 1);
+        assert_eq!(d.false_positives.len(), FALSE_POSITIVES_KEPT);
+        assert!(tl.entries.is_empty());
+    }
+
+    #[test]
+    fn only_new_suspicions_are_reported_and_a_new_life_counts_from_zero() {
+        let mut d = Detection::new(1);
+        assert_eq!(d.suspicions_started(0, 3), 3);
+        assert_eq!(d.suspicions_started(0, 3), 0);
+        assert_eq!(d.suspicions_started(0, 5), 2);
+        d.node_started(0);
+        assert_eq!(d.suspicions_started(0, 1), 1);
+    }
+
+    #[test]
+    fn the_digest_tells_channels_and_senders_apart() {
+        let digest = |src, channel| {
+            let mut t = Traffic::new();
+            t.transmit(Instant::ZERO, src, 1, channel, b"ping");
+            t.digest.hex()
+        };
+        let a = digest(0, Channel::Datagram);
+        assert_eq!(a, digest(0, Channel::Datagram));
+        assert_ne!(a, digest(0, Channel::Stream));
+        assert_ne!(a, digest(2, Channel::Datagram));
     }
 }

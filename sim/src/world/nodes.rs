@@ -345,3 +345,77 @@ impl World {
         self.nodes.up()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_addresses_map_back_to_their_index() {
+        for i in [0, 1, 255, 256, 65_535, 70_000, (1 << 24) - 1] {
+            assert_eq!(index_of_addr(addr_of(i)), Some(i));
+            assert_eq!(index_of_name(&name_of(i)), Some(i));
+        }
+        assert_eq!(index_of_name("m1"), None);
+        let other_port = SocketAddr::new(addr_of(1).ip(), PORT + 1);
+        assert_eq!(index_of_addr(other_port), None);
+    }
+
+    #[test]
+    fn each_life_gets_its_own_seed() {
+        assert_ne!(node_seed(1, 7, 0), node_seed(1, 7, 1));
+        assert_ne!(node_seed(1, 7, 0), node_seed(1, 8, 0));
+        assert_ne!(node_seed(1, 7, 0), node_seed(2, 7, 0));
+    }
+
+    #[test]
+    fn a_rescheduled_timer_makes_the_older_one_stale() {
+        let mut nodes = Nodes::new(1);
+        nodes.slots[0].status = NodeStatus::Up;
+        let first = nodes.set_timer(0, Instant::from_secs(1));
+        assert!(
+            nodes.set_timer(0, Instant::from_secs(1)).is_none(),
+            "same deadline"
+        );
+        let second = nodes.set_timer(0, Instant::from_secs(2));
+        let (Some(first), Some(second)) = (first, second) else {
+            panic!("both deadlines should schedule a timer");
+        };
+        assert!(!nodes.timer_fires(0, first));
+        assert!(nodes.timer_fires(0, second));
+        assert!(
+            nodes.set_timer(0, Instant::MAX).is_none(),
+            "no deadline: no timer"
+        );
+    }
+
+    #[test]
+    fn a_crash_drops_the_timer_and_a_restart_begins_a_new_life() {
+        let mut nodes = Nodes::new(2);
+        assert_eq!(nodes.begin_life(1), Some(false));
+        nodes.slots[1].status = NodeStatus::Up;
+        nodes.up = 1;
+        let Some(generation) = nodes.set_timer(1, Instant::from_secs(1)) else {
+            panic!("a deadline should schedule a timer");
+        };
+        assert_eq!(nodes.begin_life(1), None, "a running node cannot start");
+        nodes.take_down(1, NodeStatus::Crashed);
+        assert_eq!((nodes.up(), nodes.status(1)), (0, NodeStatus::Crashed));
+        assert!(!nodes.timer_fires(1, generation));
+        assert_eq!(nodes.begin_life(1), Some(true));
+        assert_eq!(nodes.life(1), 1);
+    }
+
+    #[test]
+    fn a_leaving_node_stops_only_in_the_same_life() {
+        let mut nodes = Nodes::new(1);
+        nodes.slots[0].status = NodeStatus::Up;
+        nodes.up = 1;
+        nodes.take_down(0, NodeStatus::Leaving);
+        assert!(nodes.is_driven(0) && !nodes.is_up(0));
+        assert!(!nodes.stop(0, 1));
+        assert!(nodes.stop(0, 0));
+        assert_eq!(nodes.status(0), NodeStatus::Stopped);
+        assert!(!nodes.stop(0, 0), "already stopped");
+    }
+}

@@ -397,3 +397,62 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start_node(a: Option<Action>) -> Option<u32> {
+        match a {
+            Some(Action::Start { node }) => Some(node),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn actions_due_at_one_instant_run_in_schedule_order() {
+        let mut s = Scheduler::new();
+        let t = Instant::from_secs(1);
+        s.push(t, Action::Start { node: 2 });
+        s.push(Instant::ZERO, Action::Start { node: 0 });
+        s.push(t, Action::Start { node: 1 });
+        assert_eq!(start_node(s.pop_due(t)), Some(0));
+        assert_eq!(start_node(s.pop_due(t)), Some(2));
+        assert_eq!(start_node(s.pop_due(t)), Some(1));
+        assert!(s.pop_due(t).is_none());
+        assert_eq!(s.now(), t);
+    }
+
+    #[test]
+    fn actions_after_the_end_wait_and_the_clock_never_goes_back() {
+        let mut s = Scheduler::new();
+        s.push(Instant::from_secs(5), Action::Start { node: 5 });
+        assert!(s.pop_due(Instant::from_secs(4)).is_none());
+        s.advance_to(Instant::from_secs(4));
+        assert_eq!(s.now(), Instant::from_secs(4));
+        // Something scheduled in the past runs at once, without moving the clock back.
+        s.push(Instant::from_secs(1), Action::Start { node: 1 });
+        assert_eq!(start_node(s.pop_due(Instant::from_secs(4))), Some(1));
+        assert_eq!(s.now(), Instant::from_secs(4));
+        s.advance_to(Instant::from_secs(2));
+        assert_eq!(s.now(), Instant::from_secs(4));
+    }
+
+    #[test]
+    fn packet_buffers_are_reused_up_to_the_pool_caps() {
+        let mut s = Scheduler::new();
+        let a = s.packet(b"hello");
+        assert_eq!(a, b"hello");
+        let ptr = a.as_ptr();
+        s.recycle(a);
+        let b = s.packet(b"hi");
+        assert_eq!(b, b"hi");
+        assert_eq!(b.as_ptr(), ptr, "the pooled buffer is reused");
+        s.recycle(Vec::with_capacity(POOL_BUFFER_BYTES_MAX + 1));
+        assert!(s.pool.is_empty(), "oversized buffers are freed");
+        for _ in 0..POOL_BUFFERS_MAX + 10 {
+            s.recycle(Vec::with_capacity(8));
+        }
+        assert_eq!(s.pool.len(), POOL_BUFFERS_MAX);
+    }
+}

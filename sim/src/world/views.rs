@@ -111,3 +111,43 @@ impl World {
         self.views.sees(o, t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_counts_each_pair_once_and_reports_the_last_observer_leaving() {
+        let mut v = Views::new(70);
+        assert!(!v.set(0, 69, true));
+        assert!(!v.set(0, 69, true), "seeing twice changes nothing");
+        assert!(!v.set(3, 69, true));
+        assert_eq!((v.seen_by(69), v.sees_count(0)), (2, 1));
+        assert!(v.sees(0, 69) && v.sees(3, 69) && !v.sees(69, 0));
+        assert!(!v.set(0, 69, false));
+        assert!(!v.set(0, 69, false), "forgetting twice changes nothing");
+        assert!(v.set(3, 69, false), "no one sees n69 any more");
+        assert_eq!((v.seen_by(69), v.sees_count(3)), (0, 0));
+    }
+
+    #[test]
+    fn clear_row_reports_members_left_unseen_in_index_order() {
+        let mut v = Views::new(130);
+        for t in [129, 2, 64] {
+            v.set(5, t, true);
+        }
+        v.set(6, 64, true);
+        let mut unseen = Vec::new();
+        v.clear_row(5, |t| unseen.push(t));
+        assert_eq!(unseen, [2, 129]);
+        assert_eq!((v.sees_count(5), v.seen_by(64)), (0, 1));
+        assert!(!v.sees(5, 129));
+    }
+
+    #[test]
+    fn indexes_out_of_range_are_seen_by_no_one() {
+        let v = Views::new(3);
+        assert!(!v.sees(3, 0) && !v.sees(0, 3));
+        assert_eq!(v.seen_by(3), 0);
+    }
+}
