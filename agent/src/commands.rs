@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::cli::{
@@ -9,10 +10,11 @@ use crate::cli::{
     QueryArgs, ReachabilityArgs, RpcArgs, TagsArgs,
 };
 use crate::config::{parse_duration, parse_level};
-use crate::rpc::{Client, RPC_VERSION, Request};
+use crate::rpc::client::Client;
+use crate::rpc::json::{RPC_VERSION, WireRequest as Request};
 
 /// Runs `f` on a current-thread runtime; prints its error and returns the exit code.
-fn block_on<F: std::future::Future<Output = Result<(), String>>>(f: F) -> i32 {
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -32,15 +34,15 @@ fn block_on<F: std::future::Future<Output = Result<(), String>>>(f: F) -> i32 {
     }
 }
 
-async fn connect(rpc: &RpcArgs) -> Result<Client, String> {
-    Client::connect(&rpc.addr(), rpc.auth()).await
+async fn connect(rpc: &RpcArgs) -> anyhow::Result<Client> {
+    Ok(Client::connect(&rpc.addr(), rpc.auth()).await?)
 }
 
-fn split_kv(flag: &str, s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("invalid -{flag} '{s}': expected KEY=VALUE"))
+fn split_kv(flag: &str, s: &str) -> anyhow::Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => bail!("invalid -{flag} '{s}': expected KEY=VALUE"),
+    }
 }
 
 fn pretty(v: &Value) -> String {
@@ -222,10 +224,10 @@ pub fn query(a: QueryArgs) -> i32 {
             .transpose()?
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         if a.relay_factor > 5 {
-            return Err(format!(
+            bail!(
                 "invalid -relay-factor {}: must be between 0 and 5",
                 a.relay_factor
-            ));
+            );
         }
         let request_ack = !a.no_ack.unwrap_or(false);
         let json_out = a.format == Format::Json;
@@ -252,7 +254,7 @@ pub fn query(a: QueryArgs) -> i32 {
                 continue;
             }
             if let Some(e) = r.error {
-                return Err(e);
+                bail!(e);
             }
             let Some(ev) = r.event else {
                 break;
@@ -303,7 +305,7 @@ pub fn monitor(a: MonitorArgs) -> i32 {
                 continue;
             }
             if let Some(e) = r.error {
-                return Err(e);
+                bail!(e);
             }
             match r.event {
                 Some(ev) => println!("{}", str_of(&ev, "log")),
@@ -317,7 +319,7 @@ pub fn monitor(a: MonitorArgs) -> i32 {
 pub fn tags(a: TagsArgs) -> i32 {
     block_on(async move {
         if a.set.is_empty() && a.delete.is_empty() {
-            return Err("tags needs at least one -set or -delete".into());
+            bail!("tags needs at least one -set or -delete");
         }
         let mut set = BTreeMap::new();
         for t in &a.set {
@@ -375,7 +377,7 @@ pub fn reachability(a: ReachabilityArgs) -> i32 {
                 continue;
             }
             if let Some(e) = r.error {
-                return Err(e);
+                bail!(e);
             }
             if let Some(ev) = r.event {
                 if verbose {
@@ -395,10 +397,7 @@ pub fn reachability(a: ReachabilityArgs) -> i32 {
             for m in &missing {
                 println!("\t{m}");
             }
-            Err(format!(
-                "{} of {alive} alive nodes did not ack",
-                missing.len()
-            ))
+            bail!("{} of {alive} alive nodes did not ack", missing.len())
         }
     })
 }
@@ -415,7 +414,7 @@ pub fn version() -> i32 {
 pub fn keygen() -> i32 {
     match crate::keyring::generate() {
         Ok(k) => {
-            println!("{k}");
+            println!("{}", k.as_str());
             0
         }
         Err(e) => {
@@ -436,10 +435,9 @@ pub fn keys(a: KeysArgs) -> i32 {
             + usize::from(list);
         let switches = a.accept_plaintext.is_some() || a.send_plaintext.is_some();
         if ops + usize::from(switches) != 1 {
-            return Err(
-                "keys needs exactly one of -install, -use, -remove, -list, or the \
-                        plaintext switches (-accept-plaintext, -send-plaintext)"
-                    .into(),
+            bail!(
+                "keys needs exactly one of -install, -use, -remove, -list, or the plaintext \
+                 switches (-accept-plaintext, -send-plaintext)"
             );
         }
         let timeout_ms = a
@@ -514,9 +512,7 @@ pub fn keys(a: KeysArgs) -> i32 {
             failures += 1;
         }
         if failures > 0 {
-            return Err(format!(
-                "failed to {failed} on {failures} of {num_nodes} nodes ({num_resp} responded)"
-            ));
+            bail!("failed to {failed} on {failures} of {num_nodes} nodes ({num_resp} responded)");
         }
         println!("==> {done} on all {num_nodes} nodes ({num_resp} responded)");
         if list {

@@ -11,10 +11,98 @@ use hearsay_tokio::protocol::SecretKey;
 use serde::Deserialize;
 
 use crate::cli::{AgentArgs, DEFAULT_RPC_ADDR};
-use crate::handlers::HandlerSpec;
+use crate::handlers::{HandlerSpec, HandlerSpecError};
+use crate::keyring::KeyError;
 
 /// Default gossip port, as Serf's.
 pub const DEFAULT_PORT: u16 = 7946;
+
+/// A bad config file or setting; the message is one line naming it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A config file cannot be read.
+    #[error("cannot read config file {}: {source}", .path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A config file has a syntax error, an unknown key or a mistyped value.
+    #[error("invalid config file {}: {message}", .path.display())]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A config dir cannot be listed.
+    #[error("cannot read config dir {}: {source}", .path.display())]
+    ReadDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A duration that does not parse.
+    #[error("invalid {setting} '{value}': {source} (expected e.g. 500ms, 30s, 24h)")]
+    Duration {
+        /// The setting.
+        setting: &'static str,
+        /// What was given.
+        value: String,
+        /// The parser's reason.
+        source: humantime::DurationError,
+    },
+    /// An unknown log level.
+    #[error("invalid log_level '{0}': expected trace, debug, info, warn or error")]
+    LogLevel(String),
+    /// An address that does not parse or resolve.
+    #[error("invalid {setting} '{value}': not an address (expected HOST:PORT)")]
+    Addr {
+        /// The setting.
+        setting: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// An unknown timing profile.
+    #[error("invalid profile '{0}': expected lan, wan or local")]
+    Profile(String),
+    /// A node name the core refuses.
+    #[error("invalid node_name '{0}': 1 to 128 bytes without control characters")]
+    NodeName(String),
+    /// A `-tag` flag without `=`.
+    #[error("invalid -tag '{0}': expected KEY=VALUE")]
+    TagFlag(String),
+    /// A handler concurrency out of range.
+    #[error("invalid handler_concurrency {0}: must be between 1 and 1024")]
+    HandlerConcurrency(usize),
+    /// A setting with a value out of its range.
+    #[error("invalid {setting}: {reason}")]
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A protocol setting the core refuses.
+    #[error("invalid {setting}: {reason}")]
+    Protocol {
+        /// The agent's name for the setting.
+        setting: &'static str,
+        /// The core's reason.
+        reason: String,
+    },
+    /// Any other configuration the core refuses.
+    #[error("invalid configuration: {0}")]
+    Core(hearsay_tokio::protocol::ConfigError),
+    /// A bad `-event-handler`.
+    #[error(transparent)]
+    Handler(#[from] HandlerSpecError),
+    /// A bad `-encrypt` key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
 
 /// One config source: a file, or the flags. Every field is optional so sources can be
 /// merged: later scalars win, lists are appended, tag maps are merged key by key.
@@ -140,12 +228,12 @@ impl FileConfig {
     ///
     /// # Errors
     /// A `-tag` without `=`.
-    pub fn from_args(a: &AgentArgs) -> Result<Self, String> {
+    pub fn from_args(a: &AgentArgs) -> Result<Self, ConfigError> {
         let mut tags = BTreeMap::new();
         for t in &a.tag {
             let (k, v) = t
                 .split_once('=')
-                .ok_or_else(|| format!("invalid -tag '{t}': expected KEY=VALUE"))?;
+                .ok_or_else(|| ConfigError::TagFlag(t.clone()))?;
             tags.insert(k.to_owned(), v.to_owned());
         }
         Ok(Self {
@@ -189,23 +277,25 @@ impl FileConfig {
     ///
     /// # Errors
     /// Unreadable file, syntax error or unknown key, naming the file.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let json = match ext {
             "json" => true,
             "toml" => false,
             _ => text.trim_start().starts_with('{'),
         };
+        let parse_error = |message: String| ConfigError::ParseFile {
+            path: path.to_owned(),
+            message,
+        };
         if json {
-            serde_json::from_str(&text)
-                .map_err(|e| format!("invalid config file {}: {e}", path.display()))
+            serde_json::from_str(&text).map_err(|e| parse_error(e.to_string()))
         } else {
-            toml::from_str(&text).map_err(|e| {
-                let msg = e.message().to_owned();
-                format!("invalid config file {}: {msg}", path.display())
-            })
+            toml::from_str(&text).map_err(|e| parse_error(e.message().to_owned()))
         }
     }
 }
@@ -214,14 +304,16 @@ impl FileConfig {
 ///
 /// # Errors
 /// One line naming the file or setting.
-pub fn gather(args: &AgentArgs) -> Result<FileConfig, String> {
+pub fn gather(args: &AgentArgs) -> Result<FileConfig, ConfigError> {
     let mut merged = FileConfig::default();
     for f in &args.config_file {
         merged.merge(FileConfig::load(f)?);
     }
     for dir in &args.config_dir {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read config dir {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::ReadDir {
+            path: dir.clone(),
+            source,
+        })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
@@ -312,25 +404,26 @@ pub struct Settings {
 ///
 /// # Errors
 /// A message naming `setting`.
-pub fn parse_duration(setting: &str, s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("invalid {setting} '{s}': {e} (expected e.g. 500ms, 30s, 24h)"))
+pub fn parse_duration(setting: &'static str, s: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(s.trim()).map_err(|source| ConfigError::Duration {
+        setting,
+        value: s.to_owned(),
+        source,
+    })
 }
 
 /// Parses a log level name.
 ///
 /// # Errors
 /// A message naming the setting.
-pub fn parse_level(s: &str) -> Result<tracing::Level, String> {
+pub fn parse_level(s: &str) -> Result<tracing::Level, ConfigError> {
     match s.to_ascii_lowercase().as_str() {
         "trace" => Ok(tracing::Level::TRACE),
         "debug" => Ok(tracing::Level::DEBUG),
         "info" => Ok(tracing::Level::INFO),
         "warn" | "warning" => Ok(tracing::Level::WARN),
         "err" | "error" => Ok(tracing::Level::ERROR),
-        _ => Err(format!(
-            "invalid log_level '{s}': expected trace, debug, info, warn or error"
-        )),
+        _ => Err(ConfigError::LogLevel(s.to_owned())),
     }
 }
 
@@ -339,7 +432,11 @@ pub fn parse_level(s: &str) -> Result<tracing::Level, String> {
 ///
 /// # Errors
 /// A message naming `setting`.
-pub fn parse_addr(setting: &str, s: &str, default_port: u16) -> Result<SocketAddr, String> {
+pub fn parse_addr(
+    setting: &'static str,
+    s: &str,
+    default_port: u16,
+) -> Result<SocketAddr, ConfigError> {
     let s = s.trim();
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
@@ -359,7 +456,10 @@ pub fn parse_addr(setting: &str, s: &str, default_port: u16) -> Result<SocketAdd
         .to_socket_addrs()
         .ok()
         .and_then(|mut it| it.next())
-        .ok_or_else(|| format!("invalid {setting} '{s}': not an address (expected HOST:PORT)"))
+        .ok_or_else(|| ConfigError::Addr {
+            setting,
+            value: s.to_owned(),
+        })
 }
 
 /// The machine's host name.
@@ -374,7 +474,7 @@ fn hostname() -> String {
 }
 
 /// Maps the core's field names to the agent's setting names in error messages.
-fn setting_name(field: &str) -> &str {
+fn setting_name(field: &'static str) -> &'static str {
     match field {
         "user_event_bytes_max" => "user_event_size_limit",
         "query_bytes_max" => "query_size_limit",
@@ -388,12 +488,10 @@ impl FileConfig {
     ///
     /// # Errors
     /// One line naming the first bad setting.
-    pub fn resolve(self) -> Result<Settings, String> {
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
         let node_name = self.node_name.unwrap_or_else(hostname);
         if hearsay_tokio::protocol::NodeName::new(&node_name).is_err() {
-            return Err(format!(
-                "invalid node_name '{node_name}': 1 to 128 bytes without control characters"
-            ));
+            return Err(ConfigError::NodeName(node_name));
         }
         let bind = parse_addr(
             "bind",
@@ -414,7 +512,7 @@ impl FileConfig {
             "lan" => Profile::Lan,
             "wan" => Profile::Wan,
             "local" => Profile::Local,
-            p => return Err(format!("invalid profile '{p}': expected lan, wan or local")),
+            p => return Err(ConfigError::Profile(p.to_owned())),
         };
         let mut protocol = match profile {
             Profile::Lan => Config::lan(),
@@ -450,16 +548,22 @@ impl FileConfig {
             .transpose()?;
         protocol.validate().map_err(|e| match e {
             hearsay_tokio::protocol::ConfigError::Invalid { field, reason } => {
-                format!("invalid {}: {reason}", setting_name(field))
+                ConfigError::Protocol {
+                    setting: setting_name(field),
+                    reason: reason.to_string(),
+                }
             }
-            other => format!("invalid configuration: {other}"),
+            other => ConfigError::Core(other),
         })?;
         let retry_interval = match &self.retry_interval {
             Some(d) => parse_duration("retry_interval", d)?,
             None => Duration::from_secs(30),
         };
         if retry_interval.is_zero() {
-            return Err("invalid retry_interval: must be above zero".into());
+            return Err(ConfigError::Invalid {
+                setting: "retry_interval",
+                reason: "must be above zero",
+            });
         }
         let mut handlers = Vec::new();
         for h in &self.event_handlers {
@@ -468,22 +572,29 @@ impl FileConfig {
         let log_level = parse_level(self.log_level.as_deref().unwrap_or("info"))?;
         let handler_concurrency = self.handler_concurrency.unwrap_or(4);
         if handler_concurrency == 0 || handler_concurrency > 1024 {
-            return Err(format!(
-                "invalid handler_concurrency {handler_concurrency}: must be between 1 and 1024"
-            ));
+            return Err(ConfigError::HandlerConcurrency(handler_concurrency));
         }
         let handler_timeout = match &self.handler_timeout {
             Some(d) => parse_duration("handler_timeout", d)?,
             None => Duration::from_secs(60),
         };
         if handler_timeout.is_zero() {
-            return Err("invalid handler_timeout: must be above zero".into());
+            return Err(ConfigError::Invalid {
+                setting: "handler_timeout",
+                reason: "must be above zero",
+            });
         }
         if self.tags.keys().any(String::is_empty) {
-            return Err("invalid tag: empty key".into());
+            return Err(ConfigError::Invalid {
+                setting: "tag",
+                reason: "empty key",
+            });
         }
         if self.rpc_auth.as_deref().is_some_and(|t| t.contains('\n')) {
-            return Err("invalid rpc_auth: must be one line".into());
+            return Err(ConfigError::Invalid {
+                setting: "rpc_auth",
+                reason: "must be one line",
+            });
         }
         Ok(Settings {
             node_name,
@@ -519,7 +630,7 @@ impl FileConfig {
 ///
 /// # Errors
 /// One line naming the bad file or setting.
-pub fn settings(args: &AgentArgs) -> Result<Settings, String> {
+pub fn settings(args: &AgentArgs) -> Result<Settings, ConfigError> {
     gather(args)?.resolve()
 }
 
@@ -570,7 +681,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let bad = |f: FileConfig| f.resolve().unwrap_err();
+        let bad = |f: FileConfig| f.resolve().unwrap_err().to_string();
         let e = bad(FileConfig {
             profile: Some("moon".into()),
             ..FileConfig::default()
@@ -601,7 +712,7 @@ mod tests {
     #[test]
     fn unknown_keys_in_files_are_reported_with_the_file() {
         let p = tmp("typo.json", r#"{"node_nmae":"x"}"#);
-        let e = FileConfig::load(&p).unwrap_err();
+        let e = FileConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("typo.json") && e.contains("node_nmae"), "{e}");
     }
 

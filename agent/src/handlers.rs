@@ -85,6 +85,39 @@ pub struct HandlerSpec {
     pub script: String,
 }
 
+/// A handler spec (or `stream` filter) that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerSpecError {
+    /// Nothing given.
+    #[error("invalid {setting} '': empty")]
+    Empty {
+        /// `event_handler`, or the RPC argument holding the filter.
+        setting: &'static str,
+    },
+    /// A filter names an event type that does not exist.
+    #[error(
+        "invalid {setting} '{spec}': unknown event type '{event}' (expected member-join, \
+         member-leave, member-failed, member-update, member-reap, user, user:NAME, query, \
+         query:NAME or *)"
+    )]
+    UnknownEvent {
+        /// `event_handler`, or the RPC argument holding the filter.
+        setting: &'static str,
+        /// The whole spec.
+        spec: String,
+        /// The bad event type.
+        event: String,
+    },
+    /// Filters but no script after `=`.
+    #[error("invalid {setting} '{spec}': no script")]
+    NoScript {
+        /// `event_handler`, or the RPC argument holding the filter.
+        setting: &'static str,
+        /// The whole spec.
+        spec: String,
+    },
+}
+
 impl HandlerSpec {
     /// Parses Serf's forms: `script`, `member-join=script`, `member-join,user:deploy=script`.
     /// A prefix before `=` made of lower-case words (`member-jion=x`) must be a list of
@@ -92,10 +125,18 @@ impl HandlerSpec {
     ///
     /// # Errors
     /// One line naming the bad event type.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self, HandlerSpecError> {
+        Self::parse_for("event_handler", spec)
+    }
+
+    /// As [`parse`](Self::parse), with errors naming `setting`.
+    ///
+    /// # Errors
+    /// One line naming the bad event type.
+    pub fn parse_for(setting: &'static str, spec: &str) -> Result<Self, HandlerSpecError> {
         let spec = spec.trim();
         if spec.is_empty() {
-            return Err("invalid event_handler '': empty".into());
+            return Err(HandlerSpecError::Empty { setting });
         }
         if let Some((filters, script)) = spec.split_once('=') {
             // `member-jion=x` is a typo worth reporting; `FOO=1 ./run.sh` is a script.
@@ -112,17 +153,19 @@ impl HandlerSpec {
                     match EventFilter::parse(f.trim()) {
                         Some(p) => parsed.push(p),
                         None => {
-                            return Err(format!(
-                                "invalid event_handler '{spec}': unknown event type '{f}' \
-                                 (expected member-join, member-leave, member-failed, \
-                                 member-update, member-reap, user, user:NAME, query, \
-                                 query:NAME or *)"
-                            ));
+                            return Err(HandlerSpecError::UnknownEvent {
+                                setting,
+                                spec: spec.to_owned(),
+                                event: f.to_owned(),
+                            });
                         }
                     }
                 }
                 if script.trim().is_empty() {
-                    return Err(format!("invalid event_handler '{spec}': no script"));
+                    return Err(HandlerSpecError::NoScript {
+                        setting,
+                        spec: spec.to_owned(),
+                    });
                 }
                 return Ok(Self {
                     filters: parsed,
@@ -576,6 +619,7 @@ mod tests {
         assert!(
             HandlerSpec::parse("member-jion=x.sh")
                 .unwrap_err()
+                .to_string()
                 .contains("member-jion")
         );
         assert!(HandlerSpec::parse("user=").is_err());

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! main ─ normalise argv (Serf's -flag form) ─ clap ─┬─ agent ─▶ agent::run (tokio, current thread)
-//!                                                   └─ members, join, ... ─▶ commands ─▶ rpc::Client
+//!                                                   └─ members, join, ... ─▶ commands ─▶ rpc::client::Client
 //! ```
 
 #![forbid(unsafe_code)]
@@ -22,6 +22,7 @@ mod logging;
 mod rpc;
 mod security;
 mod snapshot;
+mod tags;
 
 use clap::Parser;
 

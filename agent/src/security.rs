@@ -3,19 +3,16 @@
 //! plaintext switches (RPC and SIGHUP), and warnings when packets are dropped for a key,
 //! plaintext or label mismatch.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use futures_lite::StreamExt;
-use hearsay_driver::QueryReply;
 use hearsay_tokio::Hearsay;
-use hearsay_tokio::protocol::{KeyOp, KeyResponse, Keyring, MemberState, SecretKey};
-use serde_json::{Value, json};
+use hearsay_tokio::protocol::Keyring;
+use serde::Serialize;
 
 use crate::config::{FileConfig, Settings};
-use crate::keyring;
+use crate::keyring::{self, KeyError};
 
 /// How often the keyring file is synced and the drop counters are checked.
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -39,6 +36,40 @@ struct State {
     accept_plaintext: bool,
     send_plaintext: bool,
     label: Option<String>,
+}
+
+/// The plaintext switches, as `set-plaintext` reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PlaintextState {
+    /// Whether gossip is encrypted.
+    pub encrypted: bool,
+    /// Plaintext packets are accepted.
+    pub accept_plaintext: bool,
+    /// Plaintext packets are sent.
+    pub send_plaintext: bool,
+}
+
+/// `info`'s `encryption` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EncryptionInfo {
+    /// Whether gossip is encrypted.
+    pub encrypted: bool,
+    /// Keys in the keyring.
+    pub keys: usize,
+    /// The keyring file (empty when none).
+    pub keyring_file: String,
+    /// The cluster label (empty when none).
+    pub label: String,
+    /// Plaintext packets are accepted.
+    pub accept_plaintext: bool,
+    /// Plaintext packets are sent.
+    pub send_plaintext: bool,
+    /// Packets no key could open.
+    pub decrypt_failures: u64,
+    /// Plaintext packets refused.
+    pub plaintext_rejected: u64,
+    /// Packets with another label, dropped.
+    pub label_mismatches: u64,
 }
 
 /// One rate-limited warning: a counter that should stay still.
@@ -74,7 +105,7 @@ impl Watch {
 ///
 /// # Errors
 /// An unreadable or corrupt keyring file, or one that cannot be written.
-pub fn initial_keyring(settings: &Settings) -> Result<(Option<Keyring>, bool), String> {
+pub fn initial_keyring(settings: &Settings) -> Result<(Option<Keyring>, bool), KeyError> {
     let from_key = settings.encrypt.clone().map(Keyring::new);
     let Some(path) = &settings.keyring_file else {
         return Ok((from_key, false));
@@ -92,8 +123,7 @@ pub fn initial_keyring(settings: &Settings) -> Result<(Option<Keyring>, bool), S
         }
         None => match from_key {
             Some(ring) => {
-                keyring::write_file(path, &ring)
-                    .map_err(|e| format!("cannot write keyring_file {}: {e}", path.display()))?;
+                keyring::write_file(path, &ring)?;
                 tracing::info!(keyring_file = %path.display(), "keyring file created from -encrypt");
                 Ok((Some(ring), true))
             }
@@ -135,8 +165,8 @@ impl Security {
     /// Writes the node's keyring to the keyring file when it changed.
     ///
     /// # Errors
-    /// The file cannot be written (the message names it).
-    pub async fn persist(&self, node: &Hearsay) -> Result<(), String> {
+    /// [`KeyError::Write`]: the file cannot be written.
+    pub async fn persist(&self, node: &Hearsay) -> Result<(), KeyError> {
         let _guard = self.write.lock().await;
         let Ok(ring) = node.keyring().await else {
             return Ok(());
@@ -158,8 +188,7 @@ impl Security {
         if !stale {
             return Ok(());
         }
-        keyring::write_file(&path, &ring)
-            .map_err(|e| format!("cannot write keyring_file {}: {e}", path.display()))?;
+        keyring::write_file(&path, &ring)?;
         tracing::info!(
             keyring_file = %path.display(),
             keys = ring.keys().len(),
@@ -178,10 +207,8 @@ impl Security {
         node: &Hearsay,
         accept: Option<bool>,
         send: Option<bool>,
-    ) -> Result<Value, String> {
-        node.set_plaintext(accept, send)
-            .await
-            .map_err(|e| format!("error setting the plaintext switches: {e}"))?;
+    ) -> Result<PlaintextState, hearsay_driver::Error> {
+        node.set_plaintext(accept, send).await?;
         let (accept, send, encrypted) = self
             .with(|s| {
                 if let Some(a) = accept {
@@ -204,7 +231,11 @@ impl Security {
                  each other (turn send_plaintext off, or accept_plaintext on)"
             );
         }
-        Ok(json!({"encrypted": encrypted, "accept_plaintext": accept, "send_plaintext": send}))
+        Ok(PlaintextState {
+            encrypted,
+            accept_plaintext: accept,
+            send_plaintext: send,
+        })
     }
 
     /// SIGHUP: applies the security settings of the reloaded configuration. A node without
@@ -237,7 +268,7 @@ impl Security {
         if (accept.is_some() || send.is_some())
             && let Err(e) = self.set_plaintext(node, accept, send).await
         {
-            tracing::error!("reload: {e}");
+            tracing::error!("reload: error setting the plaintext switches: {e}");
             return;
         }
         if let Some(ring) = install {
@@ -258,36 +289,27 @@ impl Security {
     }
 
     /// Figures for `info`.
-    pub fn info(&self, stats: &hearsay_tokio::protocol::Stats, keys: usize) -> Value {
-        let (encrypted, accept, send, label, file) = self
-            .with(|s| {
-                (
-                    s.encrypted,
-                    s.accept_plaintext,
-                    s.send_plaintext,
-                    s.label.clone().unwrap_or_default(),
-                    s.keyring_file
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                )
-            })
-            .unwrap_or_default();
-        json!({
-            "encrypted": encrypted,
-            "keys": keys,
-            "keyring_file": file,
-            "label": label,
-            "accept_plaintext": accept,
-            "send_plaintext": send,
-            "decrypt_failures": stats.decrypt_failures,
-            "plaintext_rejected": stats.plaintext_rejected,
-            "label_mismatches": stats.label_mismatches,
+    pub fn info(&self, stats: &hearsay_tokio::protocol::Stats, keys: usize) -> EncryptionInfo {
+        self.with(|s| EncryptionInfo {
+            encrypted: s.encrypted,
+            keys,
+            keyring_file: s
+                .keyring_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            label: s.label.clone().unwrap_or_default(),
+            accept_plaintext: s.accept_plaintext,
+            send_plaintext: s.send_plaintext,
+            decrypt_failures: stats.decrypt_failures,
+            plaintext_rejected: stats.plaintext_rejected,
+            label_mismatches: stats.label_mismatches,
         })
+        .unwrap_or_default()
     }
 }
 
-fn reload_keyring(cfg: &FileConfig) -> Result<Option<Keyring>, String> {
+fn reload_keyring(cfg: &FileConfig) -> Result<Option<Keyring>, KeyError> {
     if let Some(path) = &cfg.keyring_file
         && let Some(ring) = keyring::read_file(path)?
     {
@@ -350,78 +372,6 @@ pub async fn watch(security: std::sync::Arc<Security>, node: Hearsay) {
             );
         }
     }
-}
-
-/// Runs a key operation on every member and gathers the answers (Serf's key commands).
-///
-/// # Errors
-/// A bad key, encryption off on this agent, or the node stopped.
-pub async fn key_command(
-    security: &Security,
-    node: &Hearsay,
-    op: KeyOp,
-    key: Option<&str>,
-    timeout: Option<Duration>,
-) -> Result<Value, String> {
-    let key: Option<SecretKey> = key.map(|k| keyring::parse_key("key", k)).transpose()?;
-    if !matches!(node.keyring().await, Ok(Some(_))) {
-        return Err(
-            "encryption is not enabled on this agent (start it with -encrypt or -keyring-file)"
-                .into(),
-        );
-    }
-    let members = node.members().await.map_err(|e| e.to_string())?;
-    let alive: BTreeSet<String> = members
-        .iter()
-        .filter(|m| m.state == MemberState::Alive)
-        .map(|m| m.name.to_string())
-        .collect();
-    let mut replies = node
-        .key_query(op, key, timeout)
-        .await
-        .map_err(|e| format!("error running the key query: {e}"))?;
-    let mut responded = BTreeSet::new();
-    let mut messages = BTreeMap::new();
-    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
-    while let Some(r) = replies.next().await {
-        if let QueryReply::Response { from, payload } = r {
-            let from = from.to_string();
-            if responded.insert(from.clone()) {
-                match KeyResponse::decode(&payload) {
-                    Ok(answer) => {
-                        if !answer.ok {
-                            messages.insert(from, answer.error);
-                        }
-                        for k in &answer.keys {
-                            *keys
-                                .entry(keyring::encode_key(&SecretKey::new(*k)))
-                                .or_default() += 1;
-                        }
-                    }
-                    Err(_) => {
-                        messages.insert(from, "unreadable answer".to_owned());
-                    }
-                }
-            }
-        }
-        if alive.iter().all(|n| responded.contains(n)) {
-            break;
-        }
-    }
-    // This node answered its own query, so its keyring has changed too: persist it now.
-    if let Err(e) = security.persist(node).await {
-        tracing::error!("{e}");
-        messages.insert(String::from("(this agent)"), e);
-    }
-    let missing: Vec<&String> = alive.iter().filter(|n| !responded.contains(*n)).collect();
-    Ok(json!({
-        "num_nodes": alive.len().max(responded.len()),
-        "num_resp": responded.len(),
-        "num_err": messages.len(),
-        "messages": messages,
-        "missing": missing,
-        "keys": keys,
-    }))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use hearsay_protocol::{
 use std::time::Duration;
 
 use crate::Error;
-use crate::pump::{Command, Reply};
+use crate::command::{Command, Reply};
 use crate::runtime::Runtime;
 
 /// A running Hearsay node. Cheap to clone, `Send + Sync`; every clone talks to the same

@@ -37,6 +37,7 @@
 
 #[cfg(feature = "async-io")]
 pub mod async_io;
+mod command;
 mod error;
 mod handle;
 mod options;
@@ -64,7 +65,7 @@ pub use runtime::{
 };
 
 use crate::handle::Shared;
-use crate::pump::{Clock, Counters, Driver};
+use crate::pump::{Clock, Driver};
 use crate::stream::{StreamLimits, accept_loop};
 
 /// Tries at finding a port free for both UDP and TCP when binding port 0.
@@ -109,57 +110,26 @@ pub fn start(
     let socket = runtime.wrap_udp_socket(udp)?;
     let listener = runtime.wrap_tcp_listener(tcp)?;
 
-    let cfg = options.driver;
-    let (commands_tx, commands) = async_channel::bounded(cfg.command_capacity.max(1));
-    let (frames_tx, frames) = async_channel::bounded(cfg.inbound_frame_capacity.max(1));
-    let (sent_tx, sent) = async_channel::bounded(cfg.stream_sends_max.max(1));
-    let (stop_tx, stop_rx) = async_channel::bounded(1);
-    let counters = Arc::new(Counters::default());
-
+    let subscriber_capacity = options.driver.subscriber_capacity;
+    let (driver, ports) = Driver::new(node, runtime.clone(), clock, options.driver, limits, socket);
     runtime.spawn(Box::pin(accept_loop(
         runtime.clone(),
         listener,
-        frames_tx,
-        stop_rx,
+        ports.frames,
+        ports.stop,
         limits,
-        counters.clone(),
+        ports.counters,
     )));
-    let timer = runtime.new_timer(runtime.now());
-    let driver = Driver {
-        node,
-        rt: runtime.clone(),
-        clock,
-        config: cfg.clone(),
-        limits,
-        socket,
-        timer,
-        armed: None,
-        commands: Box::pin(commands),
-        frames: Box::pin(frames),
-        sent: Box::pin(sent),
-        sent_tx,
-        counters,
-        _stop: stop_tx,
-        recv_buf: pump::recv_buffer(),
-        send_buf: Vec::new(),
-        pending: None,
-        streams_in_flight: 0,
-        subscribers: Vec::new(),
-        joins: Vec::new(),
-        leaves: Vec::new(),
-        queries: std::collections::BTreeMap::new(),
-        handles_gone: false,
-    };
     runtime.spawn(Box::pin(driver));
 
     Ok(Hearsay {
         inner: Arc::new(Shared {
-            commands: commands_tx,
+            commands: ports.commands,
             name: options.name,
             advertise,
             bound,
             runtime,
-            subscriber_capacity: cfg.subscriber_capacity,
+            subscriber_capacity,
         }),
     })
 }

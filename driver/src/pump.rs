@@ -20,12 +20,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_lite::Stream;
-use hearsay_protocol::{
-    Channel, Event, Instant, KeyOp, Keyring, LamportTime, Member, Node, QueryId, QueryParams,
-    SecretKey, Tags, Transmit,
-};
+use hearsay_protocol::{Channel, Event, Instant, Node, QueryId, Transmit};
 use rand_chacha::ChaCha8Rng;
 
+use crate::command::{Command, Reply};
 use crate::handle::{DriverStats, QueryReply, Stats};
 use crate::runtime::{AsyncTimer, AsyncUdpSocket, Runtime};
 use crate::stream::{StreamLimits, encode_frame, send_frame};
@@ -39,84 +37,6 @@ const INPUT_BATCH: usize = 64;
 const TIMER_FLOOR: Duration = Duration::from_millis(1);
 /// How far ahead the timer is armed when the node has no deadline.
 const IDLE_TIMER: Duration = Duration::from_secs(3600);
-
-/// A reply slot for a command.
-pub(crate) type Reply<T> = async_channel::Sender<Result<T, Error>>;
-
-/// What handles ask of the pump.
-pub(crate) enum Command {
-    Join {
-        seeds: Vec<SocketAddr>,
-        replay: bool,
-        reply: Reply<usize>,
-    },
-    ForceLeave {
-        name: String,
-        prune: bool,
-        reply: Reply<()>,
-    },
-    Leave {
-        reply: Reply<()>,
-    },
-    SetTags {
-        tags: Tags,
-        reply: Reply<()>,
-    },
-    Members {
-        reply: Reply<Vec<Member>>,
-    },
-    LocalMember {
-        reply: Reply<Member>,
-    },
-    Stats {
-        reply: Reply<Stats>,
-    },
-    Subscribe {
-        events: async_channel::Sender<Event>,
-        dropped: Arc<AtomicU64>,
-    },
-    UserEvent {
-        name: String,
-        payload: Vec<u8>,
-        coalesce: bool,
-        reply: Reply<LamportTime>,
-    },
-    Query {
-        /// `None`: a reachability query (acks from every member).
-        params: Option<QueryParams>,
-        timeout: Option<Duration>,
-        replies: async_channel::Sender<QueryReply>,
-        reply: Reply<QueryId>,
-    },
-    Respond {
-        id: QueryId,
-        payload: Vec<u8>,
-        reply: Reply<()>,
-    },
-    KeyQuery {
-        op: KeyOp,
-        key: Option<SecretKey>,
-        timeout: Option<Duration>,
-        replies: async_channel::Sender<QueryReply>,
-        reply: Reply<QueryId>,
-    },
-    SetKeyring {
-        keyring: Option<Keyring>,
-        reply: Reply<()>,
-    },
-    Keyring {
-        reply: Reply<Option<Keyring>>,
-    },
-    SetPlaintext {
-        accept: Option<bool>,
-        send: Option<bool>,
-        reply: Reply<()>,
-    },
-    Shutdown {
-        reply: Reply<()>,
-    },
-    Halt,
-}
 
 /// A stream frame read by a connection task.
 pub(crate) struct Inbound {
@@ -246,34 +166,97 @@ pub(crate) struct Subscriber {
 
 /// The pump future. Owns the node; ends on shutdown, halt, or when every handle is gone.
 pub(crate) struct Driver {
-    pub node: Node<ChaCha8Rng>,
-    pub rt: Arc<dyn Runtime>,
-    pub clock: Clock,
-    pub config: DriverConfig,
-    pub limits: StreamLimits,
-    pub socket: Arc<dyn AsyncUdpSocket>,
-    pub timer: Pin<Box<dyn AsyncTimer>>,
-    pub armed: Option<std::time::Instant>,
-    pub commands: Pin<Box<async_channel::Receiver<Command>>>,
-    pub frames: Pin<Box<async_channel::Receiver<Inbound>>>,
-    pub sent: Pin<Box<async_channel::Receiver<SendResult>>>,
-    pub sent_tx: async_channel::Sender<SendResult>,
-    pub counters: Arc<Counters>,
+    node: Node<ChaCha8Rng>,
+    rt: Arc<dyn Runtime>,
+    clock: Clock,
+    config: DriverConfig,
+    limits: StreamLimits,
+    socket: Arc<dyn AsyncUdpSocket>,
+    timer: Pin<Box<dyn AsyncTimer>>,
+    armed: Option<std::time::Instant>,
+    commands: Pin<Box<async_channel::Receiver<Command>>>,
+    frames: Pin<Box<async_channel::Receiver<Inbound>>>,
+    sent: Pin<Box<async_channel::Receiver<SendResult>>>,
+    sent_tx: async_channel::Sender<SendResult>,
+    counters: Arc<Counters>,
     /// Dropped when the pump ends, which stops the accept loop.
-    pub _stop: async_channel::Sender<()>,
-    pub recv_buf: Vec<u8>,
-    pub send_buf: Vec<u8>,
-    pub pending: Option<Transmit>,
-    pub streams_in_flight: usize,
-    pub subscribers: Vec<Subscriber>,
-    pub joins: Vec<PendingJoin>,
-    pub leaves: Vec<LeaveWait>,
+    _stop: async_channel::Sender<()>,
+    recv_buf: Vec<u8>,
+    send_buf: Vec<u8>,
+    pending: Option<Transmit>,
+    streams_in_flight: usize,
+    subscribers: Vec<Subscriber>,
+    joins: Vec<PendingJoin>,
+    leaves: Vec<LeaveWait>,
     /// Our queries still collecting, by id: where their acks and responses go.
-    pub queries: BTreeMap<QueryId, async_channel::Sender<QueryReply>>,
-    pub handles_gone: bool,
+    queries: BTreeMap<QueryId, async_channel::Sender<QueryReply>>,
+    handles_gone: bool,
+}
+
+/// The other ends of the pump's inputs, handed out by [`Driver::new`]: handles send
+/// commands, the accept loop forwards stream frames and stops when `stop` closes.
+pub(crate) struct DriverPorts {
+    /// Where handles send commands.
+    pub commands: async_channel::Sender<Command>,
+    /// Where connection tasks send the frames they read.
+    pub frames: async_channel::Sender<Inbound>,
+    /// Closes when the pump ends.
+    pub stop: async_channel::Receiver<()>,
+    /// Counters shared with the stream tasks.
+    pub counters: Arc<Counters>,
 }
 
 impl Driver {
+    /// A pump for `node`, with its input channels sized by `config`; the returned ports
+    /// are the other ends, for the handle and the accept loop.
+    pub(crate) fn new(
+        node: Node<ChaCha8Rng>,
+        rt: Arc<dyn Runtime>,
+        clock: Clock,
+        config: DriverConfig,
+        limits: StreamLimits,
+        socket: Arc<dyn AsyncUdpSocket>,
+    ) -> (Self, DriverPorts) {
+        let (commands_tx, commands) = async_channel::bounded(config.command_capacity.max(1));
+        let (frames_tx, frames) = async_channel::bounded(config.inbound_frame_capacity.max(1));
+        let (sent_tx, sent) = async_channel::bounded(config.stream_sends_max.max(1));
+        let (stop_tx, stop_rx) = async_channel::bounded(1);
+        let counters = Arc::new(Counters::default());
+        let timer = rt.new_timer(rt.now());
+        let driver = Self {
+            node,
+            rt,
+            clock,
+            config,
+            limits,
+            socket,
+            timer,
+            armed: None,
+            commands: Box::pin(commands),
+            frames: Box::pin(frames),
+            sent: Box::pin(sent),
+            sent_tx,
+            counters: counters.clone(),
+            _stop: stop_tx,
+            recv_buf: recv_buffer(),
+            send_buf: Vec::new(),
+            pending: None,
+            streams_in_flight: 0,
+            subscribers: Vec::new(),
+            joins: Vec::new(),
+            leaves: Vec::new(),
+            queries: BTreeMap::new(),
+            handles_gone: false,
+        };
+        let ports = DriverPorts {
+            commands: commands_tx,
+            frames: frames_tx,
+            stop: stop_rx,
+            counters,
+        };
+        (driver, ports)
+    }
+
     fn now(&self) -> Instant {
         self.clock.to_core(self.rt.now())
     }
@@ -782,6 +765,6 @@ impl std::future::Future for Driver {
 }
 
 /// A zeroed buffer for one received datagram.
-pub(crate) fn recv_buffer() -> Vec<u8> {
+fn recv_buffer() -> Vec<u8> {
     vec![0; RECV_BUF_BYTES]
 }

@@ -10,13 +10,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     match rpc::parse_request(line) {
-        Ok((seq, req)) => {
-            let _ = req.is_streaming();
-            let reply = rpc::Response::ok(seq, serde_json::Value::Null).to_line();
+        Ok((seq, _req)) => {
+            let reply = rpc::WireResponse::ok(seq, serde_json::Value::Null).to_line();
             assert!(reply.ends_with('\n'));
         }
         Err((seq, msg)) => {
-            let _ = rpc::Response::err(seq, msg).to_line();
+            let _ = rpc::WireResponse::err(seq, msg.to_string()).to_line();
         }
     }
 });

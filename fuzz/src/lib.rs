@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 #[cfg(feature = "agent")]
-#[path = "../../agent/src/rpc.rs"]
+#[path = "../../agent/src/rpc/json/wire.rs"]
 #[allow(missing_docs, dead_code, clippy::all)]
 pub mod rpc;
 

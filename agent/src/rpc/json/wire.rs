@@ -1,42 +1,22 @@
-//! The RPC protocol between the CLI (or any client) and the agent: line-delimited JSON
-//! over TCP. See the README's "RPC protocol" section for the full description.
-//!
-//! ```text
-//! client                                            agent
-//!   {"seq":0,"command":"handshake","version":1,"auth":"t"} ─▶
-//!                                       ◀─ {"seq":0,"body":{"version":1,"agent":"..."}}
-//!   {"seq":1,"command":"members"} ─────▶
-//!                                       ◀─ {"seq":1,"body":{"members":[...]}}
-//!   {"seq":2,"command":"query","name":"load"} ─▶
-//!                                       ◀─ {"seq":2,"event":{"ack":"n1"}}        (stream)
-//!                                       ◀─ {"seq":2,"event":{"response":{...}}}
-//!                                       ◀─ {"seq":2,"body":{"acks":1,...}}       (final)
-//! ```
-//!
-//! Every request carries a `seq` the replies echo. A request ends with exactly one line that
-//! has `body` or `error`; streaming requests (`query`, `reachability`, `monitor`, `stream`)
-//! send any number of `event` lines first. `monitor` and `stream` run until the client
-//! sends `stop` with their `seq`, or disconnects. Lines are at most [`LINE_BYTES_MAX`]; a
-//! longer one is answered with an error and skipped.
+//! The JSON-lines wire format: requests and replies as they travel, line framing with a
+//! length cap, and request parsing. Pure (no agent state), so the fuzz targets compile it
+//! on its own.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 /// Version of this protocol; the handshake must name it.
 pub const RPC_VERSION: u32 = 1;
 /// Longest request or response line, newline included.
 pub const LINE_BYTES_MAX: usize = 256 << 10;
 
-/// A request, tagged by `command`.
+/// A request as it travels, tagged by `command`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
-pub enum Request {
+pub enum WireRequest {
     /// First request on a connection.
     Handshake {
         /// Must be [`RPC_VERSION`].
@@ -188,22 +168,9 @@ fn yes() -> bool {
     true
 }
 
-impl Request {
-    /// Whether the request produces `event` lines before its final reply.
-    pub fn is_streaming(&self) -> bool {
-        matches!(
-            self,
-            Self::Query { .. }
-                | Self::Reachability { .. }
-                | Self::Monitor { .. }
-                | Self::Stream { .. }
-        )
-    }
-}
-
 /// One line from the agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Response {
+pub struct WireResponse {
     /// The request's `seq`.
     pub seq: u64,
     /// Final reply: success.
@@ -217,7 +184,7 @@ pub struct Response {
     pub event: Option<Value>,
 }
 
-impl Response {
+impl WireResponse {
     /// A success.
     pub fn ok(seq: u64, body: Value) -> Self {
         Self {
@@ -263,39 +230,66 @@ impl Response {
     }
 }
 
-/// Parses one request line. On failure returns the `seq` (0 when unreadable) and a
-/// message for the error reply.
+/// Why a request line was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// Not JSON.
+    #[error("malformed request: {0}")]
+    Syntax(serde_json::Error),
+    /// JSON, but not an object.
+    #[error("malformed request: expected a JSON object")]
+    NotObject,
+    /// No unsigned integer `seq`.
+    #[error("malformed request: missing numeric \"seq\"")]
+    NoSeq,
+    /// No `command`.
+    #[error("malformed request: missing \"command\"")]
+    NoCommand,
+    /// An unknown command, or missing or mistyped arguments.
+    #[error("bad request: {0}")]
+    Bad(serde_json::Error),
+    /// Longer than [`LINE_BYTES_MAX`]; skipped without being buffered.
+    #[error("request line too long (limit {LINE_BYTES_MAX} bytes); skipped")]
+    TooLong,
+    /// Not UTF-8.
+    #[error("request is not UTF-8")]
+    NotUtf8,
+}
+
+/// Parses one request line. On failure returns the `seq` (0 when unreadable) and why.
 ///
 /// # Errors
 /// Not JSON, no numeric `seq`, unknown `command`, missing or mistyped fields.
-pub fn parse_request(line: &str) -> Result<(u64, Request), (u64, String)> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| (0, format!("malformed request: {e}")))?;
+pub fn parse_request(line: &str) -> Result<(u64, WireRequest), (u64, JsonError)> {
+    let value: Value = serde_json::from_str(line).map_err(|e| (0, JsonError::Syntax(e)))?;
     let Some(obj) = value.as_object() else {
-        return Err((0, "malformed request: expected a JSON object".into()));
+        return Err((0, JsonError::NotObject));
     };
     let seq = obj
         .get("seq")
         .and_then(Value::as_u64)
-        .ok_or((0, "malformed request: missing numeric \"seq\"".to_owned()))?;
+        .ok_or((0, JsonError::NoSeq))?;
     if !obj.contains_key("command") {
-        return Err((seq, "malformed request: missing \"command\"".into()));
+        return Err((seq, JsonError::NoCommand));
     }
     let mut obj = obj.clone();
     obj.remove("seq");
     serde_json::from_value(Value::Object(obj))
         .map(|r| (seq, r))
-        .map_err(|e| (seq, format!("bad request: {e}")))
+        .map_err(|e| (seq, JsonError::Bad(e)))
 }
 
 /// Why a line could not be read.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LineError {
-    /// Longer than the limit; the connection should be closed after the error reply.
+    /// Longer than the limit.
+    #[error("line too long")]
     TooLong,
     /// Not UTF-8.
+    #[error("line is not UTF-8")]
     NotUtf8,
     /// Connection error.
+    #[error("{0}")]
     Io(String),
 }
 
@@ -365,103 +359,15 @@ pub async fn skip_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<(), LineErr
     }
 }
 
-/// A connected, handshaken client.
-pub struct Client {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-    next_seq: u64,
-}
-
-/// How long the client waits for the agent to accept the connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-impl Client {
-    /// Connects to `addr` and performs the handshake.
-    ///
-    /// # Errors
-    /// Connection failures and the agent's handshake error (e.g. a wrong token).
-    pub async fn connect(addr: &str, auth: Option<String>) -> Result<Self, String> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| format!("error connecting to agent at {addr}: timed out"))?
-            .map_err(|e| format!("error connecting to agent at {addr}: {e}"))?;
-        let (r, w) = stream.into_split();
-        let mut c = Self {
-            reader: BufReader::new(r),
-            writer: w,
-            next_seq: 0,
-        };
-        c.call(Request::Handshake {
-            version: RPC_VERSION,
-            auth,
-        })
-        .await
-        .map_err(|e| format!("handshake with agent at {addr} failed: {e}"))?;
-        Ok(c)
-    }
-
-    /// Sends a request; returns its `seq`.
-    ///
-    /// # Errors
-    /// Connection failures.
-    pub async fn send(&mut self, req: &Request) -> Result<u64, String> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let mut v = serde_json::to_value(req).map_err(|e| e.to_string())?;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("seq".into(), Value::from(seq));
-        }
-        let mut line = v.to_string();
-        line.push('\n');
-        self.writer
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| format!("error talking to agent: {e}"))?;
-        Ok(seq)
-    }
-
-    /// Reads the next response line.
-    ///
-    /// # Errors
-    /// Connection closed or unreadable reply.
-    pub async fn recv(&mut self) -> Result<Response, String> {
-        match read_line(&mut self.reader, LINE_BYTES_MAX).await {
-            Ok(Some(line)) => {
-                serde_json::from_str(&line).map_err(|e| format!("bad reply from agent: {e}"))
-            }
-            Ok(None) => Err("the agent closed the connection".into()),
-            Err(e) => Err(format!("error reading from agent: {e:?}")),
-        }
-    }
-
-    /// Sends a request and waits for its final reply (streamed items are skipped).
-    ///
-    /// # Errors
-    /// The agent's error message, or connection failures.
-    pub async fn call(&mut self, req: Request) -> Result<Value, String> {
-        let seq = self.send(&req).await?;
-        loop {
-            let r = self.recv().await?;
-            if r.seq != seq || !r.is_final() {
-                continue;
-            }
-            return match (r.body, r.error) {
-                (_, Some(e)) => Err(e),
-                (Some(b), None) => Ok(b),
-                (None, None) => Ok(Value::Null),
-            };
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use tokio::io::BufReader;
 
     #[test]
     fn requests_round_trip_through_json_lines() {
-        let r = Request::Query {
+        let r = WireRequest::Query {
             name: "load".into(),
             payload: "x".into(),
             nodes: vec!["a".into()],
@@ -475,13 +381,13 @@ mod tests {
         assert_eq!(parse_request(&v.to_string()).unwrap(), (9, r));
         assert_eq!(
             parse_request(r#"{"seq":1,"command":"leave"}"#).unwrap(),
-            (1, Request::Leave {})
+            (1, WireRequest::Leave {})
         );
         assert_eq!(
             parse_request(r#"{"seq":2,"command":"event","name":"e"}"#).unwrap(),
             (
                 2,
-                Request::Event {
+                WireRequest::Event {
                     name: "e".into(),
                     payload: String::new(),
                     coalesce: true
@@ -498,14 +404,15 @@ mod tests {
             parse_request(r#"{"command":"members"}"#)
                 .unwrap_err()
                 .1
+                .to_string()
                 .contains("seq")
         );
         let (seq, msg) = parse_request(r#"{"seq":4,"command":"fly"}"#).unwrap_err();
         assert_eq!(seq, 4);
-        assert!(msg.contains("fly"), "{msg}");
+        assert!(msg.to_string().contains("fly"), "{msg}");
         let (seq, msg) = parse_request(r#"{"seq":5,"command":"join"}"#).unwrap_err();
         assert_eq!(seq, 5);
-        assert!(msg.contains("addrs"), "{msg}");
+        assert!(msg.to_string().contains("addrs"), "{msg}");
     }
 
     #[test]
@@ -541,8 +448,8 @@ mod tests {
 
     #[test]
     fn responses_serialise_compactly() {
-        let line = Response::ok(3, serde_json::json!({"a":1})).to_line();
+        let line = WireResponse::ok(3, serde_json::json!({"a":1})).to_line();
         assert_eq!(line, "{\"seq\":3,\"body\":{\"a\":1}}\n");
-        assert!(!Response::event(3, serde_json::json!(1)).is_final());
+        assert!(!WireResponse::event(3, serde_json::json!(1)).is_final());
     }
 }
