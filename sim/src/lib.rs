@@ -9,17 +9,29 @@
 //! ```text
 //!   Plan (SimConfig + faults) ──▶ World ──run_until──▶ Report ──▶ JSON / summary / SVG
 //!                                   │
-//!          nodes: Vec<Node<ChaCha8Rng>>   network: latency, loss, duplication,
-//!          views: 1 bit per pair          jitter, packet budget, cuts (partitions)
+//!     scheduler (clock, action queue) · nodes · faults · network · views
+//!     measure (timeline, digest, detection, watches) · broadcasts · invariants
 //! ```
 //!
-//! - [`world`]: the virtual clock, nodes, faults (crash, restart, leave, stress, cuts) and
-//!   the measurements (join convergence, crash detection, false positives, traffic).
-//! - [`network`]: the composable network model.
-//! - [`scenario`]: named plans (`demo`, `partition`, `stress`, …).
-//! - [`report`]: the JSON report with stable field names and the text summary.
-//! - [`plot`]: an SVG chart of how fast news spreads.
-//! - [`parse`]: the command line's time and fault specifications.
+//! ## Where things are
+//!
+//! | file | what it holds |
+//! | --- | --- |
+//! | `world/mod.rs` | [`World`]: composes the parts below and routes between them |
+//! | `world/config.rs` | [`SimConfig`], [`Profile`], [`SimError`] |
+//! | `world/scheduler.rs` | the event loop: virtual clock, action queue, draining a node |
+//! | `world/nodes.rs` | node status, lives and timers; names, addresses, seeds |
+//! | `world/faults.rs` | [`Fault`], the join storm, the fault schedule and injection |
+//! | `network.rs` | [`network`]: latency, loss, duplication, packet budget, cuts |
+//! | `world/views.rs` | what each node sees (one bit per pair); convergence |
+//! | `world/measure.rs` | timeline, traffic, digest, crash detection, false positives, samples |
+//! | `world/broadcasts.rs` | user events and queries: sending, answering, spread |
+//! | `world/invariants.rs` | invariants checked while running and their violations |
+//! | `scenario.rs` | [`scenario`]: named plans (`demo`, `partition`, `stress`, …) |
+//! | `report.rs` | [`report`]: the JSON report with stable field names and the text summary |
+//! | `plot.rs` | [`plot`]: an SVG chart of how fast news spreads |
+//! | `parse.rs` | [`parse`]: the command line's time and fault specifications |
+//! | `digest.rs` | [`digest`]: the run digest (FNV-1a over 64-bit words) |
 //!
 //! ## Example
 //!
