@@ -47,6 +47,7 @@ mod awareness;
 mod broadcast;
 mod coalesce;
 mod config;
+pub mod coordinate;
 mod error;
 mod event;
 mod gossip;
