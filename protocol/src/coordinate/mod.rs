@@ -57,6 +57,27 @@
 //! minutes, not seconds. A coordinate says nothing about bandwidth or loss, and an RTT over
 //! 10 s is refused as a measurement error, as in Serf.
 //!
+//! # Plugging it into the node (issue #14)
+//!
+//! Nothing in [`Node`](crate::Node) uses this module yet. The integration, step by step:
+//!
+//! 1. The node owns one [`CoordinateClient`] (a field of its probe state, built from a
+//!    `CoordinateConfig` in `Config`, off by default in the native dialect) and passes its
+//!    own RNG to [`CoordinateClient::update`].
+//! 2. Every ack the node sends carries its current coordinate: in the Serf dialect as the
+//!    ack payload ([`encode_ack_payload`](crate::wire::serf::encode_ack_payload)); in the
+//!    native dialect as a new optional field of the ack message (append-only tag).
+//! 3. When an ack answers a **direct** ping (not a ping-req relay, whose RTT includes the
+//!    relay; not a stream-channel ping), the prober computes `rtt = now − ping sent` from
+//!    the `Instant`s it already keeps, decodes the peer's coordinate and calls
+//!    `update(peer, &theirs, rtt, rng)`. A rejected coordinate is counted in the node's
+//!    stats and otherwise ignored; the probe itself still succeeds.
+//! 4. The node caches the peer's coordinate for `members()` / a `coordinate(name)` getter
+//!    (see *Memory* below) and calls [`CoordinateClient::forget`] when the member is
+//!    reaped.
+//! 5. The simulator gives each link a latency, so its reports can show the estimation
+//!    error; the agent exposes `get-coordinate` over RPC and `hearsay rtt` as Serf does.
+//!
 //! # Memory
 //!
 //! A [`Coordinate`] is 88 bytes (8 + 3 `f64`). A member table that caches every peer's

@@ -361,7 +361,7 @@ accusation!(Suspect);
 accusation!(Dead);
 
 /// `node` is alive at `incarnation`, at `addr`:`port`, with `meta` (Serf's encoded tags,
-/// see [`Tags`](super::Tags)) and its protocol versions. Also how a joiner announces
+/// see [`decode_tags`](super::decode_tags)) and its protocol versions. Also how a joiner announces
 /// itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Alive<'a> {
