@@ -44,8 +44,8 @@ fn coordinates(c: &mut Criterion) {
                 .expect("valid sample")
         })
     });
-    group.bench_function("distance_to", |b| {
-        b.iter(|| client.distance_to(black_box(&peer)))
+    group.bench_function("estimate_rtt", |b| {
+        b.iter(|| client.estimate_rtt(black_box(&peer)))
     });
     group.finish();
 }

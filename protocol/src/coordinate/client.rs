@@ -97,8 +97,9 @@ impl CoordinateClient {
         self.filters.remove(node);
     }
 
-    /// Estimated RTT from the local coordinate to `other`.
-    pub fn distance_to(&self, other: &Coordinate) -> Duration {
+    /// Estimated RTT from this node to the node whose coordinate is `other`
+    /// ([`Coordinate::distance_to`] from the local coordinate).
+    pub fn estimate_rtt(&self, other: &Coordinate) -> Duration {
         self.coord.distance_to(other)
     }
 

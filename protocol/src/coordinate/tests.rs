@@ -106,7 +106,7 @@ fn an_rtt_above_ten_seconds_is_refused_and_changes_nothing() {
     let mut client = CoordinateClient::new(config).unwrap();
     let mut other = Coordinate::new(&config);
     other.vec[2] = 0.001;
-    let before = client.distance_to(&other);
+    let before = client.estimate_rtt(&other);
     for rtt in [
         RTT_MAX + Duration::from_nanos(1),
         Duration::from_secs(11),
@@ -116,7 +116,7 @@ fn an_rtt_above_ten_seconds_is_refused_and_changes_nothing() {
             client.update("node", &other, rtt, &mut rng()),
             Err(CoordinateError::RttOutOfRange)
         );
-        assert_eq!(client.distance_to(&other), before);
+        assert_eq!(client.estimate_rtt(&other), before);
     }
     assert_eq!(client.stats().rejected, 3);
     assert_eq!(client.stats().updates, 0);
@@ -171,7 +171,7 @@ fn distance_to_a_point_12_345_seconds_away_is_exact() {
     let mut other = Coordinate::new(&config);
     other.vec[2] = 12.345;
     assert_eq!(
-        client.distance_to(&other),
+        client.estimate_rtt(&other),
         Duration::from_nanos((12.345f64 * 1.0e9) as u64)
     );
 }
@@ -416,7 +416,7 @@ fn evaluate(clients: &[CoordinateClient], truth: &Truth) -> (f64, f64) {
     for i in 0..clients.len() {
         for j in i + 1..clients.len() {
             let est = clients[i]
-                .distance_to(clients[j].coordinate())
+                .estimate_rtt(clients[j].coordinate())
                 .as_secs_f64();
             let err = libm::fabs(est - truth[i][j]) / truth[i][j];
             sum += err;

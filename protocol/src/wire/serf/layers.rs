@@ -303,8 +303,10 @@ pub fn lzw_decompress(data: &[u8], max: usize) -> Result<Vec<u8>> {
         out.extend_from_slice(produced);
         match res.status {
             Ok(weezl::LzwStatus::Done) => return Ok(out),
-            Ok(weezl::LzwStatus::Ok) => {}
-            Ok(weezl::LzwStatus::NoProgress) | Err(_) => {
+            // Progress or room to make some: go on. No progress at all means the input
+            // ended without an end code.
+            Ok(weezl::LzwStatus::Ok) if res.consumed_in + res.consumed_out > 0 => {}
+            Ok(_) | Err(_) => {
                 return Err(SerfDecodeError::Decompress);
             }
         }

@@ -66,15 +66,18 @@
 //!    the first byte is a message type, a packet holds one message or one [`Compound`] (max
 //!    255 parts, 16-bit lengths), and the layers nest in the order above. The label header
 //!    is 2 + len bytes ([`layers::LABEL_BYTES_MAX`] 255) and is the AAD of an encrypted
-//!    packet; on streams the AAD is `[10, len]` ‖ label.
+//!    packet; on streams the AAD is `[10, len]` ‖ label. The installed Serf 0.9.4 (memberlist
+//!    0.2.2) predates labels: it neither sends nor reads them, so label handling is pinned
+//!    by unit tests, not captured vectors.
 //! 2. **Encryption.** `version ‖ 12-byte nonce ‖ AES-GCM` with 16-, 24- or 32-byte keys
 //!    (Hearsay's keyring is 32-byte only; Serf's `keygen` makes 32) and no native header
 //!    as AAD. Version 0 (PKCS#7-padded) is only for memberlist protocol 1. memberlist
 //!    tries plaintext when decryption fails unless `GossipVerifyIncoming`; streams announce
 //!    encryption with type 10 and a length.
-//! 3. **CRC.** memberlist adds the CRC header only to packets for peers it knows speak
-//!    protocol ≥ 5 — in practice probe pings (acks and gossip go without, as the captures
-//!    show). Receivers must accept both. A bad CRC drops the packet.
+//! 3. **CRC.** memberlist adds the CRC header only when it knows the destination node and
+//!    that node speaks protocol ≥ 5: in the captures, gossip packets carry it, while
+//!    pings, acks and other replies (addressed by IP alone) go without. Receivers must
+//!    accept both. A bad CRC drops the packet.
 //! 4. **Compression** (on by default in Serf): packets are compressed only when that makes
 //!    them smaller; stream frames always. The decompressed size must be capped by the
 //!    caller (`decompress_max`); memberlist caps at its own limit.
@@ -87,8 +90,9 @@
 //!    [`CoordinateClient::update`](crate::coordinate::CoordinateClient::update); an empty
 //!    payload means "no coordinate" (ignore), a bad one is counted and ignored. Relayed acks
 //!    (via ping-req) carry no payload.
-//! 7. **Nacks** only go to peers whose `Vsn.protocol_max ≥ 4`; ping-req `Nack` says whether
-//!    the requester wants one.
+//! 7. **Nacks**: a prober sets `Nack` in a ping-req only for relays whose
+//!    `Vsn.protocol_max ≥ 4`, counts the nacks it expects, and a relay sends a nack (after
+//!    its probe timeout) only when asked.
 //! 8. **Retransmits are counted per packet**, not per gossip round: memberlist decrements a
 //!    broadcast's counter each time it is put in any packet (gossip or piggyback), limit
 //!    `retransmit_mult × ⌈log10(N+1)⌉`. Serf's own broadcasts (intents, events, queries)
