@@ -475,3 +475,34 @@ fn dump_lzw_for_go() {
         println!("LZW {} {} {}", f[0], f[1], ours);
     }
 }
+
+#[test]
+fn coordinates_from_real_acks_feed_the_vivaldi_client() {
+    use hearsay_protocol::coordinate::{CoordinateClient, CoordinateConfig};
+    use rand_chacha::ChaCha8Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    let mut client = CoordinateClient::new(CoordinateConfig::default()).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut fed = 0;
+    for (_, src, _, bytes) in lines("nocomp.udp.hex") {
+        let opened = sw::open_packet(&bytes, &[], DECOMPRESS_MAX).unwrap();
+        if let Ok(Message::Ack(ack)) = sw::decode_message(&opened.body) {
+            let Some(payload) = ack.payload.filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            let theirs = sw::decode_ack_payload(payload).unwrap();
+            // Loopback: about a tenth of a millisecond.
+            let rtt = std::time::Duration::from_micros(120);
+            client
+                .update(&format!("port-{src}"), &theirs, rtt, &mut rng)
+                .unwrap();
+            fed += 1;
+        }
+    }
+    assert!(fed > 10, "{fed} coordinates");
+    assert_eq!(client.stats().rejected, 0);
+    assert!(client.coordinate().is_valid());
+    // Serf's own estimate between loopback agents is sub-millisecond; so is ours.
+    assert!(client.coordinate().error < 1.5);
+}
