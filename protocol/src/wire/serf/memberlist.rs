@@ -425,7 +425,7 @@ pub enum NodeState {
     Suspect,
     /// Dead (2).
     Dead,
-    /// Left (3, memberlist ≥ 0.2).
+    /// Left (3, memberlist ≥ 0.2.1).
     Left,
     /// A value this build does not know; kept so it re-encodes unchanged.
     Other(i64),
