@@ -15,7 +15,7 @@ secs="${1:-60}"
 cd "$(dirname "$0")" || exit 2
 export RUSTC_BOOTSTRAP=1
 sanitizer="${FUZZ_SANITIZER:-none}"
-targets=(wire_decode node_inputs push_pull_merge rpc_request snapshot_reader)
+targets=(wire_decode serf_wire node_inputs push_pull_merge rpc_request snapshot_reader)
 if [[ -n "${FUZZ_TARGETS:-}" ]]; then
     read -r -a targets <<<"$FUZZ_TARGETS"
 fi

@@ -45,6 +45,8 @@
 //! | key rotation | `key_rotation` | none (key queries on the envelope's keyring) |
 //! | outbound queue | `transmit` | messages waiting for `poll_transmit` |
 //! | event queue | `event` | events waiting for `poll_event` |
+//! | network coordinates | [`coordinate`] | Vivaldi model (Serf's), not yet fed by probes |
+//! | Serf's wire dialect | [`wire::serf`] | none (memberlist + Serf codec, not yet a `Node` dialect) |
 //! | the node | `node` | config, clock, RNG, local status; routing (`swim`, `serf`, commands) |
 //!
 //! Also: `member` (the member views of the API), `stats`, `config`, `error`, `time`,
@@ -75,6 +77,7 @@ mod awareness;
 mod coalesce;
 mod config;
 mod conflict;
+pub mod coordinate;
 mod dissemination;
 mod envelope;
 mod error;

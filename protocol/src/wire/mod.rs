@@ -21,6 +21,7 @@
 //! Decoding borrows names, tags and payloads from the input and never panics.
 
 mod message;
+pub mod serf;
 
 pub use message::*;
 
