@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hearsay_tokio::Hearsay;
-use hearsay_tokio::protocol::Keyring;
+use hearsay_tokio::protocol::{EncryptionStep, Keyring};
 use serde::Serialize;
 
 use crate::config::{FileConfig, Settings};
@@ -135,13 +135,18 @@ pub fn initial_keyring(settings: &Settings) -> Result<(Option<Keyring>, bool), K
 impl Security {
     /// The state at start.
     pub fn new(settings: &Settings, keyring: Option<&Keyring>, persisted: bool) -> Self {
+        // As the core reads the two switches: sending plaintext implies accepting it.
+        let step = EncryptionStep::from_switches(
+            settings.protocol.send_plaintext,
+            settings.protocol.accept_plaintext,
+        );
         Self {
             state: Mutex::new(State {
                 keyring_file: settings.keyring_file.clone(),
                 persisted: if persisted { keyring.cloned() } else { None },
                 encrypted: keyring.is_some(),
-                accept_plaintext: settings.protocol.accept_plaintext,
-                send_plaintext: settings.protocol.send_plaintext,
+                accept_plaintext: step.accepts_plaintext(),
+                send_plaintext: step.sends_plaintext(),
                 label: settings.protocol.label.clone(),
             }),
             write: tokio::sync::Mutex::new(()),
@@ -208,29 +213,33 @@ impl Security {
         accept: Option<bool>,
         send: Option<bool>,
     ) -> Result<PlaintextState, hearsay_driver::Error> {
-        node.set_plaintext(accept, send).await?;
+        // The switches name a rollout step; sending plaintext implies accepting it.
+        let (current_accept, current_send) = self
+            .with(|s| (s.accept_plaintext, s.send_plaintext))
+            .unwrap_or_default();
+        let wanted_accept = accept.unwrap_or(current_accept);
+        let wanted_send = send.unwrap_or(current_send);
+        let step = EncryptionStep::from_switches(wanted_send, wanted_accept);
+        node.set_encryption_step(step).await?;
+        if wanted_send && !wanted_accept {
+            tracing::warn!(
+                "sending plaintext implies accepting it: accept_plaintext stays on (turn \
+                 send_plaintext off first)"
+            );
+        }
         let (accept, send, encrypted) = self
             .with(|s| {
-                if let Some(a) = accept {
-                    s.accept_plaintext = a;
-                }
-                if let Some(b) = send {
-                    s.send_plaintext = b;
-                }
+                s.accept_plaintext = step.accepts_plaintext();
+                s.send_plaintext = step.sends_plaintext();
                 (s.accept_plaintext, s.send_plaintext, s.encrypted)
             })
             .unwrap_or_default();
         tracing::info!(
             accept_plaintext = accept,
             send_plaintext = send,
-            "plaintext switches changed"
+            ?step,
+            "encryption step changed"
         );
-        if send && !accept && encrypted {
-            tracing::warn!(
-                "this node sends plaintext but refuses it: nodes set the same way cannot hear \
-                 each other (turn send_plaintext off, or accept_plaintext on)"
-            );
-        }
         Ok(PlaintextState {
             encrypted,
             accept_plaintext: accept,

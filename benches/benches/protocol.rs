@@ -132,7 +132,7 @@ fn sealed_probe_pair() -> (BenchNode, BenchNode, Vec<u8>) {
     let mut b = node(Config::lan(), &member_name(1), b_addr, 2);
     a.set_keyring(Some(ring.clone()));
     b.set_keyring(Some(ring));
-    a.set_accept_plaintext(true);
+    a.set_encryption_step(hearsay_protocol::EncryptionStep::Seal);
     let mut buf = Vec::new();
     let b_name = member_name(1);
     let mut hello = Vec::new();
@@ -194,7 +194,7 @@ fn node_paths(c: &mut Criterion) {
     let (mut rounds, mut acks) = (0_u64, 0_u64);
     group.bench_function("probe_round_trip", |bench| {
         bench.iter(|| {
-            now = now + step;
+            now += step;
             a.handle_timeout(now);
             while let Some(t) = a.poll_transmit(now, &mut buf) {
                 if t.dst == b_addr && t.channel == Channel::Datagram {
@@ -246,7 +246,7 @@ fn node_paths(c: &mut Criterion) {
                     now = Instant::ZERO;
                 }
                 if learner.pending_transmits() == 0 {
-                    now = now + gossip_step;
+                    now += gossip_step;
                     learner.handle_timeout(now);
                 }
                 let start = std::time::Instant::now();

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hearsay_protocol::{
-    Event, KeyOp, Keyring, LamportTime, Member, QueryId, QueryParams, SecretKey, Tags,
+    EncryptionStep, Event, KeyOp, Keyring, LamportTime, Member, QueryId, QueryParams, SecretKey,
+    Tags,
 };
 
 use crate::Error;
@@ -80,9 +81,8 @@ pub(crate) enum Command {
     Keyring {
         reply: Reply<Option<Keyring>>,
     },
-    SetPlaintext {
-        accept: Option<bool>,
-        send: Option<bool>,
+    SetEncryptionStep {
+        step: EncryptionStep,
         reply: Reply<()>,
     },
     Shutdown {

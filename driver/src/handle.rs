@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 use hearsay_protocol::{
-    Event, KeyOp, Keyring, LamportTime, Member, NodeName, QueryId, QueryParams, SecretKey, Tags,
+    EncryptionStep, Event, KeyOp, Keyring, LamportTime, Member, NodeName, QueryId, QueryParams,
+    SecretKey, Tags,
 };
 use std::time::Duration;
 
@@ -303,22 +304,15 @@ impl Hearsay {
         self.request(|reply| Command::Keyring { reply }).await
     }
 
-    /// Changes the plaintext switches used while turning encryption on in a live cluster
-    /// (`None` leaves a switch as it is).
+    /// Moves this node to `step` of turning encryption on (or off) in a live cluster: walk
+    /// every node to [`EncryptionStep::Prepare`], then [`EncryptionStep::Seal`], then
+    /// [`EncryptionStep::Enforce`]. See [`EncryptionStep`].
     ///
     /// # Errors
     /// [`Error::Stopped`].
-    pub async fn set_plaintext(
-        &self,
-        accept: Option<bool>,
-        send: Option<bool>,
-    ) -> Result<(), Error> {
-        self.request(|reply| Command::SetPlaintext {
-            accept,
-            send,
-            reply,
-        })
-        .await
+    pub async fn set_encryption_step(&self, step: EncryptionStep) -> Result<(), Error> {
+        self.request(|reply| Command::SetEncryptionStep { step, reply })
+            .await
     }
 
     /// Leaves gracefully, waits for the leave to spread (bounded by

@@ -51,7 +51,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hearsay_protocol::{Config, Identity, Incarnation, Node};
+use hearsay_protocol::{Config, Epoch, Identity, Incarnation, Node};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
@@ -65,7 +65,7 @@ pub use runtime::{
 };
 
 use crate::handle::Shared;
-use crate::pump::{Clock, Driver};
+use crate::pump::Driver;
 use crate::stream::{StreamLimits, accept_loop};
 
 /// Tries at finding a port free for both UDP and TCP when binding port 0.
@@ -90,7 +90,7 @@ pub fn start(
     let mut identity = Identity::new(options.name.clone(), advertise);
     identity.tags = options.tags;
     identity.incarnation = options.incarnation.unwrap_or_else(wall_clock_incarnation);
-    let clock = Clock::new(runtime.now());
+    let clock = Epoch::new(runtime.now());
     let limits = StreamLimits {
         frame_bytes_max: config.stream_bytes_max,
         connect_timeout: options.driver.stream_connect_timeout,

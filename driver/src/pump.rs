@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_lite::Stream;
-use hearsay_protocol::{Channel, Event, Instant, Node, QueryId, Transmit};
+use hearsay_protocol::{Channel, Epoch, Event, Instant, Node, QueryId, Transmit};
 use rand_chacha::ChaCha8Rng;
 
 use crate::command::{Command, Reply};
@@ -94,29 +94,6 @@ impl Counters {
     }
 }
 
-/// Maps the core's microsecond [`Instant`] to the runtime's clock.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Clock {
-    origin: std::time::Instant,
-}
-
-impl Clock {
-    pub fn new(origin: std::time::Instant) -> Self {
-        Self { origin }
-    }
-
-    pub fn to_core(self, t: std::time::Instant) -> Instant {
-        let micros = t.saturating_duration_since(self.origin).as_micros();
-        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
-    }
-
-    /// `None` for deadlines too far away to represent.
-    pub fn to_std(self, t: Instant) -> Option<std::time::Instant> {
-        self.origin
-            .checked_add(Duration::from_micros(t.as_micros()))
-    }
-}
-
 /// Where one seed of a pending join stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SeedState {
@@ -168,7 +145,7 @@ pub(crate) struct Subscriber {
 pub(crate) struct Driver {
     node: Node<ChaCha8Rng>,
     rt: Arc<dyn Runtime>,
-    clock: Clock,
+    clock: Epoch,
     config: DriverConfig,
     limits: StreamLimits,
     socket: Arc<dyn AsyncUdpSocket>,
@@ -212,7 +189,7 @@ impl Driver {
     pub(crate) fn new(
         node: Node<ChaCha8Rng>,
         rt: Arc<dyn Runtime>,
-        clock: Clock,
+        clock: Epoch,
         config: DriverConfig,
         limits: StreamLimits,
         socket: Arc<dyn AsyncUdpSocket>,
@@ -370,17 +347,8 @@ impl Driver {
             Command::Keyring { reply } => {
                 let _ = reply.try_send(Ok(self.node.keyring().cloned()));
             }
-            Command::SetPlaintext {
-                accept,
-                send,
-                reply,
-            } => {
-                if let Some(on) = accept {
-                    self.node.set_accept_plaintext(on);
-                }
-                if let Some(on) = send {
-                    self.node.set_send_plaintext(on);
-                }
+            Command::SetEncryptionStep { step, reply } => {
+                self.node.set_encryption_step(step);
                 let _ = reply.try_send(Ok(()));
             }
             Command::Halt => return true,
@@ -420,9 +388,10 @@ impl Driver {
             .node
             .members()
             .any(|m| m.name() != local && m.state().is_live());
+        // `flush_transmits` ran before this: with nothing pending, the node's transmit
+        // queue is empty too.
         alone
             || (self.node.pending_broadcasts() == 0
-                && self.node.pending_transmits() == 0
                 && self.pending.is_none()
                 && self.streams_in_flight == 0)
     }
@@ -435,9 +404,6 @@ impl Driver {
             .node
             .handle_stream(now, inbound.from, &inbound.frame)
             .is_err();
-        while let Some(source) = self.node.poll_push_pull_reply() {
-            self.note_push_pull_reply(source);
-        }
         if rejected {
             self.counters
                 .stream_frames_rejected
@@ -445,10 +411,12 @@ impl Driver {
         }
     }
 
-    /// Marks the seed a push-pull reply came from as answered. The reply names the peer's
-    /// advertise address, which is usually the seed address we dialled; if not (a seed
-    /// given by another name), it is credited to the first seed still waiting.
-    fn note_push_pull_reply(&mut self, source: SocketAddr) {
+    /// Marks the seed a join answer ([`Event::JoinReply`]) came from as answered. The
+    /// answer names the peer's advertise address, which is usually the seed address we
+    /// dialled; if not (a seed given by another address), it is credited to the first seed
+    /// still waiting. Only answers to joins count: periodic push-pulls and reconnects do
+    /// not produce the event.
+    fn note_join_reply(&mut self, source: SocketAddr) {
         for join in &mut self.joins {
             let exact = join
                 .seeds
@@ -597,6 +565,7 @@ impl Driver {
                 }
                 // Dropping the sender ends the caller's stream.
                 Event::QueryDone { id } => drop(self.queries.remove(id)),
+                Event::JoinReply { addr, .. } => self.note_join_reply(*addr),
                 _ => {}
             }
             self.subscribers.retain(|sub| {
@@ -615,7 +584,7 @@ impl Driver {
     }
 
     fn next_deadline(&self) -> Instant {
-        let mut t = self.node.poll_timeout().unwrap_or(Instant::MAX);
+        let mut t = self.node.poll_timeout();
         for j in &self.joins {
             t = t.min(j.deadline);
         }
@@ -738,7 +707,7 @@ impl std::future::Future for Driver {
             }
 
             // Timers.
-            if this.node.poll_timeout().is_some_and(|t| t <= now) {
+            if this.node.poll_timeout() <= now {
                 this.node.handle_timeout(now);
             }
 

@@ -78,6 +78,7 @@ macro_rules! adapter_tests {
             user_event_reaches_every_node,
             query_gets_every_response,
             encrypted_cluster_rotates_keys_and_refuses_outsiders,
+            a_join_to_a_silent_seed_fails_despite_periodic_push_pulls,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -539,13 +540,10 @@ pub async fn query_gets_every_response(h: &'static dyn Harness) {
             }
         }));
     }
-    let params = QueryParams {
-        name: "whoami".into(),
-        payload: b"?".to_vec(),
-        request_ack: true,
-        timeout: Some(Duration::from_millis(1500)),
-        ..QueryParams::default()
-    };
+    let params = QueryParams::new("whoami")
+        .payload(b"?".to_vec())
+        .request_ack(true)
+        .timeout(Duration::from_millis(1500));
     let started = Instant::now();
     let mut replies = nodes[0].query(params).await.expect("query");
     let mut acks = Vec::new();
@@ -578,6 +576,66 @@ pub async fn query_gets_every_response(h: &'static dyn Harness) {
     let mut dedup = answers.clone();
     dedup.dedup();
     assert_eq!(dedup, answers, "each responder once");
+    stop_all(&nodes).await;
+}
+
+/// A node already in a cluster joins a seed that accepts the TCP connection but never
+/// answers. Its periodic push-pulls with the cluster get answered meanwhile; they must
+/// not count as the seed's answer, so the join fails.
+pub async fn a_join_to_a_silent_seed_fails_despite_periodic_push_pulls(h: &'static dyn Harness) {
+    let rt = h.runtime();
+    let a = start_node(h, "a");
+    let mut b_config = fast_config();
+    // b exchanges state with a several times within the join timeout.
+    b_config.push_pull_interval = Duration::from_millis(300);
+    let b = start_node_with(h, "b", b_config, loopback_v4());
+    assert_eq!(b.join(&[a.advertise_addr()]).await.expect("join a"), 1);
+    let nodes = [a, b];
+    converge(&*rt, &nodes, &["a", "b"]).await;
+
+    // The silent seed: accepts connections, reads nothing, answers nothing.
+    let listener = std::net::TcpListener::bind(loopback_v4()).expect("bind");
+    let silent = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let mut listener = rt.wrap_tcp_listener(listener).expect("wrap");
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    rt.spawn(Box::pin(async move {
+        let mut open = Vec::new();
+        let accept = async {
+            while let Ok((conn, _)) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await {
+                open.push(conn);
+            }
+        };
+        futures_lite::future::or(accept, async {
+            let _ = stopped.recv().await;
+        })
+        .await;
+    }));
+
+    let before = nodes[1]
+        .stats()
+        .await
+        .expect("stats")
+        .node
+        .push_pulls_received;
+    let result = nodes[1].join(&[silent]).await;
+    let after = nodes[1]
+        .stats()
+        .await
+        .expect("stats")
+        .node
+        .push_pulls_received;
+    assert!(
+        after > before,
+        "{}: no periodic push-pull was answered during the join",
+        h.name()
+    );
+    assert!(
+        matches!(result, Err(Error::JoinFailed { .. })),
+        "{}: a join nobody answered returned {result:?}",
+        h.name()
+    );
+    drop(stop);
     stop_all(&nodes).await;
 }
 

@@ -18,8 +18,8 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use arbitrary::{Arbitrary, Unstructured};
 use hearsay_protocol::wire::{self, Filter, IntentKind, Message, MessageKind, WireAddr, WireState};
 use hearsay_protocol::{
-    BroadcastClass, Channel, Config, Event, Identity, Instant, Keyring, MemberState, Node,
-    NodeName, QueryId, QueryParams, SEAL_OVERHEAD, SecretKey, Tags,
+    BroadcastClass, Channel, Config, EncryptionStep, Event, Identity, Instant, Keyring,
+    MemberState, Node, NodeName, QueryId, QueryParams, SEAL_OVERHEAD, SecretKey, Tags,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -661,10 +661,8 @@ pub enum KeyOp {
     Use(u8),
     /// Remove `key(k % 4)`.
     Remove(u8),
-    /// `set_accept_plaintext`.
-    AcceptPlaintext(bool),
-    /// `set_send_plaintext`.
-    SendPlaintext(bool),
+    /// `set_encryption_step` to step `k % 3` (prepare, seal, enforce).
+    Step(u8),
 }
 
 /// One step of a scenario, applied to node `on % nodes`.
@@ -932,9 +930,8 @@ impl Cluster {
             }
             Op::Fire { on } => {
                 let i = self.pick(*on);
-                if let Some(t) = self.nodes[i].node.poll_timeout() {
-                    self.now = self.now.max(t.min(HORIZON.max(self.now)));
-                }
+                let t = self.nodes[i].node.poll_timeout();
+                self.now = self.now.max(t.min(HORIZON.max(self.now)));
                 self.timeout(i);
             }
             Op::Drain { on } => {
@@ -984,15 +981,13 @@ impl Cluster {
                 timeout_ms,
             } => {
                 let i = self.pick(*on);
-                let params = QueryParams {
-                    name: name.clone(),
-                    payload: payload.clone(),
-                    filter_nodes: filter_nodes.iter().map(|n| n.as_str().to_owned()).collect(),
-                    filter_tags: filter_tags.clone(),
-                    request_ack: *request_ack,
-                    relay_factor: *relay_factor,
-                    timeout: timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
-                };
+                let mut params = QueryParams::new(name.clone())
+                    .payload(payload.clone())
+                    .request_ack(*request_ack)
+                    .relay_factor(*relay_factor);
+                params.filter_nodes = filter_nodes.iter().map(|n| n.as_str().to_owned()).collect();
+                params.filter_tags = filter_tags.clone();
+                params.timeout = timeout_ms.map(|ms| Duration::from_millis(u64::from(ms)));
                 let _ = self.nodes[i].node.query(now, &params);
             }
             Op::Reachability { on } => {
@@ -1032,8 +1027,11 @@ impl Cluster {
                             let _ = ring.remove(&key(k % 4));
                         }
                     }
-                    KeyOp::AcceptPlaintext(on) => node.set_accept_plaintext(on),
-                    KeyOp::SendPlaintext(on) => node.set_send_plaintext(on),
+                    KeyOp::Step(k) => node.set_encryption_step(match k % 3 {
+                        0 => EncryptionStep::Prepare,
+                        1 => EncryptionStep::Seal,
+                        _ => EncryptionStep::Enforce,
+                    }),
                 }
             }
         }
@@ -1048,7 +1046,7 @@ impl Cluster {
         let next = node.poll_timeout();
         // At `Instant::MAX` itself no later instant exists; deadlines saturate there.
         assert!(
-            next.is_some_and(|t| t > now || now == Instant::MAX),
+            next > now || now == Instant::MAX,
             "poll_timeout() = {next:?} is not after handle_timeout({now:?})"
         );
     }

@@ -92,10 +92,14 @@ pub struct Config {
     /// network never merge by accident. At most 255 bytes.
     pub label: Option<alloc::string::String>,
     /// With a keyring: also accept plaintext packets (default off). On while encryption is
-    /// being turned on in a live cluster.
+    /// being turned on in a live cluster. Together with `send_plaintext` this sets the
+    /// initial [`EncryptionStep`](crate::EncryptionStep) (see
+    /// [`EncryptionStep::from_switches`](crate::EncryptionStep::from_switches)); change it
+    /// at run time with [`Node::set_encryption_step`](crate::Node::set_encryption_step).
     pub accept_plaintext: bool,
     /// With a keyring: keep sending plaintext (default off). On for the first step of
     /// turning encryption on in a live cluster, so nodes without the key still hear us.
+    /// Implies `accept_plaintext`.
     pub send_plaintext: bool,
 
     // ---- Serf layer -------------------------------------------------------------------

@@ -7,9 +7,9 @@
 //! in place (the header is the associated data, so a label cannot be swapped). The AEAD
 //! itself is in `seal`.
 //!
-//! Turning encryption on in a live cluster goes through the two plaintext switches: send
-//! plaintext while peers cannot open sealed packets yet, accept plaintext while some peers
-//! still send it.
+//! Turning encryption on in a live cluster goes through the steps of [`EncryptionStep`]:
+//! send plaintext while peers cannot open sealed packets yet, accept plaintext while some
+//! peers still send it.
 
 use alloc::vec::Vec;
 
@@ -41,6 +41,56 @@ impl Body<'_> {
     }
 }
 
+/// Where a node with a keyring stands in turning encryption on (or off) in a live cluster,
+/// without downtime. Walk every node through the steps in order — all nodes to
+/// [`Prepare`](Self::Prepare), then all to [`Seal`](Self::Seal), then all to
+/// [`Enforce`](Self::Enforce) (reverse the order to turn encryption off). Nodes one step
+/// apart always understand each other, so the rollout is safe while it is under way.
+///
+/// | step | sends | accepts |
+/// | --- | --- | --- |
+/// | `Prepare` | plaintext | plaintext and sealed |
+/// | `Seal` | sealed | plaintext and sealed |
+/// | `Enforce` (the normal encrypted state) | sealed | sealed only |
+///
+/// Set it with [`Node::set_encryption_step`](crate::Node::set_encryption_step); the
+/// initial step comes from `Config::send_plaintext` / `Config::accept_plaintext`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum EncryptionStep {
+    /// Step 1: the keyring is installed but the node still sends plaintext, so nodes
+    /// without the key still hear it; it accepts sealed and plaintext packets.
+    Prepare,
+    /// Step 2: the node seals what it sends and still accepts plaintext from nodes at
+    /// step 1.
+    Seal,
+    /// Step 3: the node seals everything and refuses plaintext.
+    Enforce,
+}
+
+impl EncryptionStep {
+    /// The step the two plaintext switches of [`Config`] describe. Sending plaintext
+    /// implies accepting it (a node that sends plaintext but refuses it could not hear its
+    /// own kind).
+    pub fn from_switches(send_plaintext: bool, accept_plaintext: bool) -> Self {
+        match (send_plaintext, accept_plaintext) {
+            (true, _) => EncryptionStep::Prepare,
+            (false, true) => EncryptionStep::Seal,
+            (false, false) => EncryptionStep::Enforce,
+        }
+    }
+
+    /// Whether a node at this step sends plaintext.
+    pub fn sends_plaintext(self) -> bool {
+        self == EncryptionStep::Prepare
+    }
+
+    /// Whether a node at this step accepts plaintext.
+    pub fn accepts_plaintext(self) -> bool {
+        self != EncryptionStep::Enforce
+    }
+}
+
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Envelope {
@@ -58,12 +108,13 @@ fn label(config: &Config) -> Option<&str> {
 }
 
 impl Envelope {
-    /// No keyring; the plaintext switches as configured.
+    /// No keyring; the encryption step as configured.
     pub fn new(config: &Config) -> Self {
+        let step = EncryptionStep::from_switches(config.send_plaintext, config.accept_plaintext);
         Self {
             keyring: None,
-            accept_plaintext: config.accept_plaintext,
-            send_plaintext: config.send_plaintext,
+            accept_plaintext: step.accepts_plaintext(),
+            send_plaintext: step.sends_plaintext(),
             label_mismatches: 0,
             decrypt_failures: 0,
             plaintext_rejected: 0,
@@ -82,12 +133,13 @@ impl Envelope {
         self.keyring = keyring;
     }
 
-    pub fn set_accept_plaintext(&mut self, on: bool) {
-        self.accept_plaintext = on;
+    pub fn set_step(&mut self, step: EncryptionStep) {
+        self.accept_plaintext = step.accepts_plaintext();
+        self.send_plaintext = step.sends_plaintext();
     }
 
-    pub fn set_send_plaintext(&mut self, on: bool) {
-        self.send_plaintext = on;
+    pub fn step(&self) -> EncryptionStep {
+        EncryptionStep::from_switches(self.send_plaintext, self.accept_plaintext)
     }
 
     /// Whether outbound packets are sealed.

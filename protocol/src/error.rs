@@ -48,35 +48,78 @@ pub enum DecodeError {
     UnknownMessage,
 }
 
-/// Why `handle_datagram` / `handle_stream` rejected input. Nothing in the node changed
-/// beyond the error counters in `Stats`.
+/// Why `handle_datagram` / `handle_stream` rejected input. Every rejection is counted in
+/// `Stats`.
+///
+/// The variants fall in two groups; [`refused_whole_input`](Self::refused_whole_input)
+/// tells them apart:
+///
+/// - **The input as a whole was refused** ([`Decode`](Self::Decode),
+///   [`LabelMismatch`](Self::LabelMismatch), [`Undecryptable`](Self::Undecryptable),
+///   [`PlaintextRejected`](Self::PlaintextRejected)): no message in it was read, and nothing
+///   changed but the counters.
+/// - **One message of the input was refused** ([`MessageDecode`](Self::MessageDecode),
+///   [`WrongChannel`](Self::WrongChannel), [`InvalidField`](Self::InvalidField)): the
+///   envelope was fine, that message (or, in a push-pull, that member entry) was dropped,
+///   and **every other message of the same input was applied**, so the node's state may
+///   have changed. When several messages are refused, the first reason is returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InboundError {
-    /// The bytes did not decode.
+    /// The envelope did not decode (truncated, oversized, unknown version or flags). The
+    /// whole input was dropped; nothing changed. Counted in `Stats::decode_errors`.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// A stream-only message arrived as a datagram or the reverse. Dropped.
-    #[error("message arrived on the wrong channel")]
-    WrongChannel,
-    /// A message carried a name or address that is not valid (empty name, port 0, ...).
-    #[error("message carried an invalid node name or address")]
-    InvalidField,
     /// The packet's cluster label differs from ours (or one of us has none): another
-    /// cluster. Dropped and counted in `Stats::label_mismatches`.
+    /// cluster. The whole input was dropped; nothing changed. Counted in
+    /// `Stats::label_mismatches`.
     #[error("packet from another cluster (label mismatch)")]
     LabelMismatch,
     /// A sealed packet no key in our keyring opens (wrong key, tampered, truncated), or a
-    /// sealed packet while we have no keyring. Counted in `Stats::decrypt_failures`.
+    /// sealed packet while we have no keyring. The whole input was dropped; nothing
+    /// changed. Counted in `Stats::decrypt_failures`.
     #[error("sealed packet could not be opened with any key")]
     Undecryptable,
-    /// A plaintext packet while we require encryption (`accept_plaintext` off). Counted in
-    /// `Stats::plaintext_rejected`.
+    /// A plaintext packet while we require encryption (`accept_plaintext` off). The whole
+    /// input was dropped; nothing changed. Counted in `Stats::plaintext_rejected`.
     #[error("plaintext packet rejected: encryption is required")]
     PlaintextRejected,
+    /// A message inside a valid envelope did not decode (malformed, or an unknown message
+    /// tag from a newer peer: [`DecodeError::UnknownMessage`]). That message was dropped;
+    /// the other messages of the input were applied. Counted in `Stats::decode_errors` or
+    /// `Stats::unknown_messages`.
+    #[error("a message did not decode: {0}")]
+    MessageDecode(DecodeError),
+    /// A stream-only message arrived as a datagram or the reverse. That message was
+    /// dropped; the other messages of the input were applied. Counted in
+    /// `Stats::invalid_messages`.
+    #[error("message arrived on the wrong channel")]
+    WrongChannel,
+    /// A message carried a name or address that is not valid (empty name, port 0, ...).
+    /// That message — or, in a push-pull, that member entry — was dropped; everything else
+    /// in the input was applied. Counted in `Stats::invalid_messages`.
+    #[error("message carried an invalid node name or address")]
+    InvalidField,
 }
 
-/// Why a command (`join`, `set_tags`, ...) was refused. Refused commands change nothing.
+impl InboundError {
+    /// Whether the input was refused as a whole, so nothing but the counters changed.
+    /// `false` means one message was refused and the rest of the input was applied.
+    pub fn refused_whole_input(&self) -> bool {
+        matches!(
+            self,
+            InboundError::Decode(_)
+                | InboundError::LabelMismatch
+                | InboundError::Undecryptable
+                | InboundError::PlaintextRejected
+        )
+    }
+}
+
+/// Why a command (`join`, `set_tags`, `user_event`, `query`, `respond`, ...) or a keyring
+/// change was refused. A refused command changes nothing (beyond moving the node's notion
+/// of `now` forward): no state, no clock, no queued message. Each command's documentation
+/// lists the variants it can return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {

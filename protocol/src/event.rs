@@ -73,6 +73,17 @@ pub enum Event {
         /// Our query.
         id: QueryId,
     },
+    /// A peer answered one of this node's joins ([`Node::join`](crate::Node::join),
+    /// [`Node::join_replay`](crate::Node::join_replay), or the periodic re-announce to a
+    /// seed, which is a join too): its full state has been merged. Answers to the periodic
+    /// push-pull and to reconnects are not reported, so this is the signal that a join
+    /// reached the cluster.
+    JoinReply {
+        /// The peer that answered.
+        from: NodeName,
+        /// The address it announces (usually the seed address that was dialled).
+        addr: SocketAddr,
+    },
     /// Another node holds this node's name and the cluster voted for it: this node has
     /// stopped taking part.
     NameConflict {
@@ -87,22 +98,109 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// Serf's name for the event (`member-join`, ...).
-    pub fn name(&self) -> &'static str {
+/// The kind of an [`Event`], without its data: for filtering subscriptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// [`Event::MemberJoin`].
+    MemberJoin,
+    /// [`Event::MemberLeave`].
+    MemberLeave,
+    /// [`Event::MemberFailed`].
+    MemberFailed,
+    /// [`Event::MemberUpdate`].
+    MemberUpdate,
+    /// [`Event::MemberReap`].
+    MemberReap,
+    /// [`Event::User`].
+    User,
+    /// [`Event::Query`].
+    Query,
+    /// [`Event::QueryAck`].
+    QueryAck,
+    /// [`Event::QueryResponse`].
+    QueryResponse,
+    /// [`Event::QueryDone`].
+    QueryDone,
+    /// [`Event::JoinReply`].
+    JoinReply,
+    /// [`Event::NameConflict`].
+    NameConflict,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 12] = [
+        EventKind::MemberJoin,
+        EventKind::MemberLeave,
+        EventKind::MemberFailed,
+        EventKind::MemberUpdate,
+        EventKind::MemberReap,
+        EventKind::User,
+        EventKind::Query,
+        EventKind::QueryAck,
+        EventKind::QueryResponse,
+        EventKind::QueryDone,
+        EventKind::JoinReply,
+        EventKind::NameConflict,
+    ];
+
+    /// The membership kinds: join, leave, failed, update, reap.
+    pub const MEMBERSHIP: [EventKind; 5] = [
+        EventKind::MemberJoin,
+        EventKind::MemberLeave,
+        EventKind::MemberFailed,
+        EventKind::MemberUpdate,
+        EventKind::MemberReap,
+    ];
+
+    /// Serf's name for the kind (`member-join`, ...).
+    pub fn name(self) -> &'static str {
         match self {
-            Event::MemberJoin(_) => "member-join",
-            Event::MemberLeave(_) => "member-leave",
-            Event::MemberFailed(_) => "member-failed",
-            Event::MemberUpdate(_) => "member-update",
-            Event::MemberReap(_) => "member-reap",
-            Event::User { .. } => "user",
-            Event::Query { .. } => "query",
-            Event::QueryAck { .. } => "query-ack",
-            Event::QueryResponse { .. } => "query-response",
-            Event::QueryDone { .. } => "query-done",
-            Event::NameConflict { .. } => "name-conflict",
+            EventKind::MemberJoin => "member-join",
+            EventKind::MemberLeave => "member-leave",
+            EventKind::MemberFailed => "member-failed",
+            EventKind::MemberUpdate => "member-update",
+            EventKind::MemberReap => "member-reap",
+            EventKind::User => "user",
+            EventKind::Query => "query",
+            EventKind::QueryAck => "query-ack",
+            EventKind::QueryResponse => "query-response",
+            EventKind::QueryDone => "query-done",
+            EventKind::JoinReply => "join-reply",
+            EventKind::NameConflict => "name-conflict",
         }
+    }
+}
+
+impl core::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Event {
+    /// The event's kind.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::MemberJoin(_) => EventKind::MemberJoin,
+            Event::MemberLeave(_) => EventKind::MemberLeave,
+            Event::MemberFailed(_) => EventKind::MemberFailed,
+            Event::MemberUpdate(_) => EventKind::MemberUpdate,
+            Event::MemberReap(_) => EventKind::MemberReap,
+            Event::User { .. } => EventKind::User,
+            Event::Query { .. } => EventKind::Query,
+            Event::QueryAck { .. } => EventKind::QueryAck,
+            Event::QueryResponse { .. } => EventKind::QueryResponse,
+            Event::QueryDone { .. } => EventKind::QueryDone,
+            Event::JoinReply { .. } => EventKind::JoinReply,
+            Event::NameConflict { .. } => EventKind::NameConflict,
+        }
+    }
+
+    /// Serf's name for the event (`member-join`, ...); see [`EventKind::name`].
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// The member a membership event is about.
@@ -148,6 +246,7 @@ impl EventQueue {
         self.queue.pop_front()
     }
 
+    #[cfg(any(test, feature = "testing"))]
     pub fn len(&self) -> usize {
         self.queue.len()
     }

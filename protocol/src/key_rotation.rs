@@ -20,6 +20,7 @@ pub const KEY_QUERY_PREFIX: &str = "_hearsay_key_";
 /// A key-management operation run on every node through an internal query (Serf's
 /// `serf keys -install/-use/-remove/-list`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyOp {
     /// Add a secondary key.
     Install,
@@ -51,6 +52,7 @@ impl KeyOp {
 /// A node's answer to a key query: the payload of its
 /// [`Event::QueryResponse`](crate::Event::QueryResponse).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct KeyResponse {
     /// Whether the operation succeeded on that node.
     pub ok: bool,

@@ -26,7 +26,7 @@
 //!
 //! | rule | module | state it owns |
 //! | --- | --- | --- |
-//! | wire format | [`wire`] | none (messages, envelope header) |
+//! | wire format | `wire` | none (messages, envelope header) |
 //! | envelope | `envelope`, AEAD in `seal` | label check, keyring, plaintext switches |
 //! | membership table | `membership` | entries, own slot, live count, failed/left set |
 //! | SWIM state rules | `membership::transitions` | none (alive/suspect/dead/left, refutation) |
@@ -72,6 +72,8 @@
 #![deny(missing_docs)]
 
 extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 mod awareness;
 mod coalesce;
@@ -97,32 +99,51 @@ mod reconnect;
 mod seal;
 mod stats;
 mod suspicion;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod time;
 mod transmit;
 mod types;
 mod user_event;
+#[cfg(feature = "unstable-wire")]
 pub mod wire;
+#[cfg(not(feature = "unstable-wire"))]
+#[allow(
+    dead_code,
+    reason = "parts of the codec only fuzzers, benchmarks and tools use (feature `unstable-wire`)"
+)]
+mod wire;
 
 pub use coalesce::{MemberCoalescer, UserEventCoalescer};
 pub use config::Config;
 pub use conflict::CONFLICT_QUERY;
 pub use dissemination::BroadcastClass;
+pub use envelope::EncryptionStep;
 pub use error::{CommandError, ConfigError, DecodeError, InboundError};
-pub use event::Event;
+pub use event::{Event, EventKind};
 pub use key_rotation::{KEY_QUERY_PREFIX, KeyOp, KeyResponse};
 pub use lamport::{LamportClock, LamportTime};
 pub use member::{Member, MemberRef, MemberState};
 pub use node::Node;
 pub use push_pull::push_pull_scale;
 pub use query::{QueryId, QueryParams, REACHABILITY_QUERY};
+/// The `rand_core` version the node's RNG must implement, re-exported so an application
+/// cannot pick a mismatched one.
+pub use rand_core;
+pub use random::SeededRng;
 pub use reconnect::SEEDS_MAX;
 pub use seal::{KEY_BYTES, KEYS_MAX, Keyring, SEAL_OVERHEAD, SecretKey};
 pub use stats::{KindCounters, Stats};
 pub use suspicion::suspicion_timeout;
+#[cfg(feature = "std")]
+pub use time::Epoch;
 pub use time::Instant;
 pub use transmit::{Channel, Transmit};
 pub use types::{Identity, Incarnation, NODE_NAME_BYTES_MAX, NodeName, Tags};
 pub use user_event::INTERNAL_PREFIX;
+pub use wire::MessageKind;
 
+#[cfg(test)]
+mod api_tests;
 #[cfg(test)]
 mod tests;

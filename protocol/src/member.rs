@@ -48,8 +48,16 @@ impl MemberState {
     }
 }
 
+/// Serf's name for the status, as [`as_str`](MemberState::as_str).
+impl core::fmt::Display for MemberState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An owned snapshot of a member, as carried by events and returned by getters.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Member {
     /// Unique name.
     pub name: NodeName,
@@ -61,6 +69,26 @@ pub struct Member {
     pub incarnation: Incarnation,
     /// Status in this node's view.
     pub state: MemberState,
+}
+
+/// `name address state`, then the tags when there are any (as a `serf members` line).
+///
+/// ```
+/// use hearsay_protocol::{Identity, Instant, Node, NodeName, Tags};
+///
+/// let mut id = Identity::new(NodeName::new("web-1").unwrap(), "10.0.0.1:7946".parse().unwrap());
+/// id.tags = [("role", "web")].into_iter().collect::<Tags>();
+/// let node = Node::with_seed(hearsay_protocol::Config::lan(), id, 1, Instant::ZERO).unwrap();
+/// assert_eq!(node.local().to_member().to_string(), "web-1 10.0.0.1:7946 alive role=web");
+/// ```
+impl core::fmt::Display for Member {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} {} {}", self.name, self.addr, self.state)?;
+        if !self.tags.is_empty() {
+            write!(f, " {}", self.tags)?;
+        }
+        Ok(())
+    }
 }
 
 /// A borrowed view of a member in the table; cheap to produce, decodes tags on request.

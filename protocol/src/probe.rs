@@ -178,6 +178,7 @@ impl Prober {
     }
 
     /// Heap bytes of the probe order (for memory reports).
+    #[cfg(any(test, feature = "testing"))]
     pub fn heap_bytes(&self) -> usize {
         self.order.capacity() * 4
     }

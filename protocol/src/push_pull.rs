@@ -13,11 +13,10 @@
 //! `push_pull_interval`, scaled by `⌈log2 N − log2 32⌉ + 1` above 32 members, with one
 //! random alive member. Each frame also carries the Serf state (clocks and recent events).
 //!
-//! [`PushPull`] owns the schedule, the peers that answered (for the adapters), and the
-//! flag that ties the Serf state of a frame to the join answer it belongs to; the node
-//! merges members and Serf state into the other rules.
+//! [`PushPull`] owns the schedule and the flag that ties the Serf state of a frame to the
+//! join answer it belongs to; the node merges members and Serf state into the other rules
+//! and reports each join answer as `Event::JoinReply`.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -37,8 +36,6 @@ use crate::wire::{self, Message, MessageKind, PushPullMember};
 const FRAME_OVERHEAD_BYTES: usize = 320;
 /// Bytes of a push-pull entry beyond its name and tags (address, numbers, framing).
 const MEMBER_OVERHEAD_BYTES: usize = 32;
-/// Most answering peers kept for `poll_push_pull_reply`.
-const REPLIES_MAX: usize = 4 * crate::reconnect::SEEDS_MAX;
 
 /// `interval` scaled for `n` members: × (⌈log2 n − log2 32⌉ + 1) above 32.
 pub fn push_pull_scale(interval: Duration, n: usize) -> Duration {
@@ -55,8 +52,6 @@ pub(crate) struct PushPull {
     next: Instant,
     /// The Serf state that follows the push-pull being merged answers our join.
     join_reply: bool,
-    /// Advertise addresses of peers that answered a push-pull, oldest first.
-    replies: VecDeque<SocketAddr>,
     sent: u64,
     received: u64,
     truncated: u64,
@@ -69,7 +64,6 @@ impl PushPull {
         let mut p = Self {
             next: Instant::MAX,
             join_reply: false,
-            replies: VecDeque::new(),
             sent: 0,
             received: 0,
             truncated: 0,
@@ -199,8 +193,7 @@ impl PushPull {
     }
 
     /// A push-pull frame arrived: checks it and notes whether the Serf state after it
-    /// answers our join. The node merges the members, then calls
-    /// [`merged`](Self::merged).
+    /// answers our join; the node then merges the members.
     pub fn received(&mut self, p: &wire::PushPull<'_>) -> Result<(), InboundError> {
         if !NodeName::is_valid(p.source) {
             return Err(InboundError::InvalidField);
@@ -211,25 +204,9 @@ impl PushPull {
         Ok(())
     }
 
-    /// After merging an answer: remembers who answered (at most `4 × SEEDS_MAX`; the
-    /// oldest is dropped).
-    pub fn merged(&mut self, p: &wire::PushPull<'_>) {
-        if p.reply {
-            if self.replies.len() >= REPLIES_MAX {
-                self.replies.pop_front();
-            }
-            self.replies.push_back(p.source_addr.into());
-        }
-    }
-
     /// Whether the Serf state being merged answers our join (asked once per state).
     pub fn take_join_reply(&mut self) -> bool {
         core::mem::take(&mut self.join_reply)
-    }
-
-    /// The next peer that answered one of our push-pulls.
-    pub fn poll_reply(&mut self) -> Option<SocketAddr> {
-        self.replies.pop_front()
     }
 
     /// Writes this rule's counters into `stats`.

@@ -74,8 +74,21 @@ impl fmt::Display for QueryId {
     }
 }
 
-/// What to ask and whom.
+/// What to ask and whom. Build with [`QueryParams::new`] and the chained setters:
+///
+/// ```
+/// use core::time::Duration;
+/// use hearsay_protocol::QueryParams;
+///
+/// let params = QueryParams::new("uptime")
+///     .payload(b"?".to_vec())
+///     .filter_tag("role", "^db$")
+///     .request_ack(true)
+///     .timeout(Duration::from_secs(2));
+/// assert_eq!(params.filter_tags, [("role".into(), "^db$".into())]);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueryParams {
     /// Query name (not empty, not starting with `_hearsay_`).
     pub name: String,
@@ -91,6 +104,60 @@ pub struct QueryParams {
     pub relay_factor: u8,
     /// How long to collect responses; `None` for the default.
     pub timeout: Option<Duration>,
+}
+
+impl QueryParams {
+    /// A query called `name` with no payload, no filters, no acks, no relays and the
+    /// default timeout.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the payload.
+    #[must_use]
+    pub fn payload(mut self, payload: impl Into<Vec<u8>>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// Adds a node that may respond (once any is added, only the named nodes respond).
+    #[must_use]
+    pub fn filter_node(mut self, name: impl Into<String>) -> Self {
+        self.filter_nodes.push(name.into());
+        self
+    }
+
+    /// Adds a tag filter: only nodes whose tag `key` matches the unanchored regular
+    /// expression `regex` respond.
+    #[must_use]
+    pub fn filter_tag(mut self, key: impl Into<String>, regex: impl Into<String>) -> Self {
+        self.filter_tags.push((key.into(), regex.into()));
+        self
+    }
+
+    /// Asks for acks as soon as the query arrives.
+    #[must_use]
+    pub fn request_ack(mut self, on: bool) -> Self {
+        self.request_ack = on;
+        self
+    }
+
+    /// Also relays responses through `k` random members.
+    #[must_use]
+    pub fn relay_factor(mut self, k: u8) -> Self {
+        self.relay_factor = k;
+        self
+    }
+
+    /// Collects responses for `timeout` instead of the default.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
 }
 
 /// What an asked query is for: the application's, or a name-conflict vote.

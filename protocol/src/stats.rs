@@ -4,9 +4,13 @@ use crate::wire::{MESSAGE_TAGS, MessageKind};
 
 /// Per-kind message counters, indexed by [`MessageKind`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KindCounters(pub [u64; MESSAGE_TAGS as usize]);
+pub struct KindCounters([u64; MESSAGE_TAGS as usize]);
 
 impl KindCounters {
+    /// Every kind with its count, in tag order.
+    pub fn iter(&self) -> impl Iterator<Item = (MessageKind, u64)> + '_ {
+        MessageKind::ALL.iter().map(|&k| (k, self.get(k)))
+    }
     /// The count for `kind`.
     pub fn get(&self, kind: MessageKind) -> u64 {
         self.0[kind as usize]

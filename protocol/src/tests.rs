@@ -4,7 +4,6 @@
 
 extern crate std;
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -12,234 +11,10 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
 
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::SeedableRng;
-
 use crate::wire::{self, Message};
 use crate::*;
 
-type TestNode = Node<ChaCha8Rng>;
-
-fn addr(i: usize) -> SocketAddr {
-    SocketAddr::from(([127, 0, 1, (i + 1) as u8], 7946))
-}
-
-fn name(i: usize) -> String {
-    format!("node-{i}")
-}
-
-fn new_node(i: usize, at: SocketAddr, config: &Config, seed: u64, now: Instant) -> TestNode {
-    let id = Identity::new(NodeName::new(&name(i)).unwrap(), at);
-    Node::new(
-        config.clone(),
-        id,
-        ChaCha8Rng::seed_from_u64(seed ^ (i as u64 * 7919)),
-        now,
-    )
-    .unwrap()
-}
-
-/// A packet on its way: destination, source index, channel, bytes.
-type InFlight = (SocketAddr, usize, Channel, Vec<u8>);
-
-/// A handful of nodes, a virtual clock and an in-memory network with fixed latency.
-struct Cluster {
-    config: Config,
-
-    nodes: Vec<Option<TestNode>>,
-    addrs: Vec<SocketAddr>,
-    now: Instant,
-    latency: Duration,
-    /// (delivery time, sequence) → (destination address, source index, channel, bytes)
-    inflight: BTreeMap<(Instant, u64), InFlight>,
-    next_seq: u64,
-    /// Pairs (from, to) whose traffic is dropped.
-    blocked: BTreeSet<(usize, usize)>,
-    /// Percentage of datagrams dropped (chosen by a hash of the packet's sequence number,
-    /// so runs stay deterministic). Stream frames are reliable.
-    loss_percent: u64,
-    events: Vec<(usize, Event)>,
-    /// Every transmit, for determinism checks.
-    log: Vec<u8>,
-}
-
-impl Cluster {
-    fn new(n: usize, config: Config, seed: u64) -> Self {
-        let addrs: Vec<SocketAddr> = (0..n).map(addr).collect();
-        let nodes = (0..n)
-            .map(|i| Some(new_node(i, addrs[i], &config, seed, Instant::ZERO)))
-            .collect();
-        let mut c = Self {
-            config,
-
-            nodes,
-            addrs,
-            now: Instant::ZERO,
-            latency: Duration::from_millis(1),
-            inflight: BTreeMap::new(),
-            next_seq: 0,
-            blocked: BTreeSet::new(),
-            loss_percent: 0,
-            events: Vec::new(),
-            log: Vec::new(),
-        };
-        c.flush_all();
-        c
-    }
-
-    /// Every node but the first joins through the first; runs until `secs`.
-    fn joined(n: usize, config: Config, seed: u64, secs: u64) -> Self {
-        let mut c = Self::new(n, config, seed);
-        for i in 1..n {
-            c.node(i).join(Instant::ZERO, &[addr(0)]).unwrap();
-        }
-        c.flush_all();
-        c.run_until(Instant::from_secs(secs));
-        c
-    }
-
-    fn node(&mut self, i: usize) -> &mut TestNode {
-        self.nodes[i].as_mut().unwrap()
-    }
-
-    fn view(&self, observer: usize, of: usize) -> Option<(MemberState, Incarnation)> {
-        let n = self.nodes[observer].as_ref()?;
-        n.member(&name(of)).map(|m| (m.state(), m.incarnation()))
-    }
-
-    fn index_of(&self, a: SocketAddr) -> Option<usize> {
-        self.addrs.iter().position(|x| *x == a)
-    }
-
-    fn flush(&mut self, i: usize) {
-        let now = self.now;
-        let mut buf = Vec::new();
-        loop {
-            let Some(node) = self.nodes[i].as_mut() else {
-                return;
-            };
-            let Some(t) = node.poll_transmit(now, &mut buf) else {
-                break;
-            };
-            assert!(
-                t.channel == Channel::Stream || t.len <= node.config().packet_bytes_max,
-                "datagram over budget"
-            );
-            self.log.extend_from_slice(&now.as_micros().to_le_bytes());
-            self.log.extend_from_slice(&buf[..t.len]);
-            self.next_seq += 1;
-            self.inflight.insert(
-                (now + self.latency, self.next_seq),
-                (t.dst, i, t.channel, buf[..t.len].to_vec()),
-            );
-        }
-        while let Some(e) = self.nodes[i].as_mut().and_then(Node::poll_event) {
-            self.log.extend_from_slice(e.name().as_bytes());
-            self.events.push((i, e));
-        }
-    }
-
-    fn flush_all(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.flush(i);
-        }
-    }
-
-    fn run_until(&mut self, end: Instant) {
-        loop {
-            let next_net = self.inflight.keys().next().map(|k| k.0);
-            let next_timer = self
-                .nodes
-                .iter()
-                .flatten()
-                .filter_map(Node::poll_timeout)
-                .min();
-            let next = match (next_net, next_timer) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).unwrap_or(Instant::MAX),
-            };
-            if next > end {
-                self.now = end;
-                return;
-            }
-            self.now = next;
-            if next_net == Some(next) {
-                let ((_, seq), (dst, from, channel, bytes)) = self.inflight.pop_first().unwrap();
-                let roll = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
-                if channel == Channel::Datagram && roll % 100 < self.loss_percent {
-                    continue;
-                }
-                let Some(to) = self.index_of(dst) else {
-                    continue;
-                };
-                if self.blocked.contains(&(from, to)) {
-                    continue;
-                }
-                let src = self.addrs[from];
-                let now = self.now;
-                let Some(node) = self.nodes[to].as_mut() else {
-                    continue;
-                };
-                let _ = match channel {
-                    Channel::Datagram => node.handle_datagram(now, src, &bytes),
-                    Channel::Stream => node.handle_stream(now, src, &bytes),
-                };
-                self.flush(to);
-            } else {
-                let now = self.now;
-                for i in 0..self.nodes.len() {
-                    let due = self.nodes[i]
-                        .as_ref()
-                        .and_then(Node::poll_timeout)
-                        .is_some_and(|t| t <= now);
-                    if due {
-                        self.node(i).handle_timeout(now);
-                        let next = self.nodes[i].as_ref().and_then(Node::poll_timeout);
-                        assert!(
-                            next.is_none_or(|t| t > now),
-                            "node {i}: deadline {next:?} not after {now}"
-                        );
-                        self.flush(i);
-                    }
-                }
-            }
-        }
-    }
-
-    fn crash(&mut self, i: usize) {
-        self.nodes[i] = None;
-    }
-
-    fn partition(&mut self, a: &[usize], b: &[usize]) {
-        for &x in a {
-            for &y in b {
-                self.blocked.insert((x, y));
-                self.blocked.insert((y, x));
-            }
-        }
-    }
-
-    fn live(&self) -> Vec<usize> {
-        (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].is_some())
-            .collect()
-    }
-
-    fn all_see(&self, of: usize, state: MemberState) -> bool {
-        self.live()
-            .into_iter()
-            .filter(|&o| o != of)
-            .all(|o| self.view(o, of).map(|v| v.0) == Some(state))
-    }
-
-    fn converged(&self) -> bool {
-        let live = self.live();
-        live.iter().all(|&o| {
-            live.iter()
-                .all(|&m| self.view(o, m).map(|v| v.0) == Some(MemberState::Alive))
-        })
-    }
-}
+use crate::testing::{Cluster, TestNode, addr, name, new_node};
 
 fn digest(config: Config, seed: u64) -> Vec<u8> {
     let mut c = Cluster::joined(5, config, seed, 20);
@@ -694,7 +469,7 @@ fn broadcasts_are_retransmitted_a_limited_number_of_times() {
     let mut buf = Vec::new();
     let mut now = t;
     for _ in 0..50 {
-        now = now + Duration::from_millis(200);
+        now += Duration::from_millis(200);
         n.handle_timeout(now);
         while let Some(tx) = n.poll_transmit(now, &mut buf) {
             if tx.channel == Channel::Datagram {
@@ -734,7 +509,7 @@ fn failed_probes_without_helpers_raise_the_health_score_and_stretch_the_interval
     let mut now = t;
     let mut buf = Vec::new();
     for _ in 0..200 {
-        now = n.poll_timeout().unwrap().max(now);
+        now = n.poll_timeout().max(now);
         n.handle_timeout(now);
         while n.poll_transmit(now, &mut buf).is_some() {}
         if n.stats().probes >= 3 {
@@ -926,7 +701,7 @@ mod props {
             let mut n = lone(config);
             let mut now = Instant::ZERO;
             for (stream, mut bytes, dt) in inputs {
-                now = now + Duration::from_micros(dt);
+                now += Duration::from_micros(dt);
                 if bytes.len() > 2 && bytes[0] % 2 == 0 {
                     // Half the time, make the envelope valid so message decoding is exercised.
                     bytes[0] = wire::VERSION;
@@ -934,7 +709,7 @@ mod props {
                 }
                 let _ = if stream { n.handle_stream(now, addr(1), &bytes) } else { n.handle_datagram(now, addr(1), &bytes) };
                 n.handle_timeout(now);
-                prop_assert!(n.poll_timeout().is_none_or(|t| t > now), "a deadline left in the past");
+                prop_assert!(n.poll_timeout() > now, "a deadline left in the past");
                 prop_assert!(n.pending_broadcasts() <= 8);
                 prop_assert!(n.pending_transmits() <= 8);
                 prop_assert!(n.pending_events() <= 8);
@@ -959,7 +734,7 @@ mod props {
                     3 => Message::Leave(wire::Leave { node, incarnation: *inc }),
                     _ => Message::Suspect(wire::Suspect { node: "node-0", incarnation: *inc, from }),
                 };
-                now = now + Duration::from_millis(300);
+                now += Duration::from_millis(300);
                 n.handle_datagram(now, addr(1), &packet(&[msg])).unwrap();
                 n.handle_timeout(now);
                 let mut buf = Vec::new();
@@ -1512,7 +1287,7 @@ mod serf_props {
                     4 => Message::Intent(wire::Intent { kind: if flag { wire::IntentKind::Join } else { wire::IntentKind::Leave }, node: if name.is_empty() { "x" } else { &name }, ltime, prune: flag }),
                     _ => Message::SerfState(wire::SerfState { member_ltime: ltime, event_ltime: ltime, query_ltime: u64::from(id), events: vec![wire::UserEvent { ltime, name: &name, payload: &payload, coalesce: flag }] }),
                 };
-                now = now + Duration::from_millis(100);
+                now += Duration::from_millis(100);
                 let bytes = packet(&[msg]);
                 let _ = if kind == 5 { n.handle_stream(now, addr(1), &bytes) } else { n.handle_datagram(now, addr(1), &bytes) };
                 n.handle_timeout(now);
@@ -1662,14 +1437,14 @@ fn encryption_is_turned_on_in_a_live_cluster_without_anyone_failing() {
     };
     // 1: every node gets the key but still sends plaintext and accepts both.
     step(&mut c, &|n| {
-        n.set_accept_plaintext(true);
-        n.set_send_plaintext(true);
+        n.set_encryption_step(EncryptionStep::Prepare);
         n.set_keyring(Some(ring(5)));
+        assert_eq!(n.encryption_step(), Some(EncryptionStep::Prepare));
     });
     // 2: every node seals.
-    step(&mut c, &|n| n.set_send_plaintext(false));
+    step(&mut c, &|n| n.set_encryption_step(EncryptionStep::Seal));
     // 3: plaintext is no longer accepted.
-    step(&mut c, &|n| n.set_accept_plaintext(false));
+    step(&mut c, &|n| n.set_encryption_step(EncryptionStep::Enforce));
     assert!(
         !c.events
             .iter()
@@ -1778,7 +1553,7 @@ fn key_queries_need_encryption_and_are_refused_in_plaintext() {
         n.key_query(t, KeyOp::Install, None, None),
         Err(CommandError::InvalidKey)
     );
-    n.set_accept_plaintext(true);
+    n.set_encryption_step(EncryptionStep::Seal);
     // An attacker's plaintext query trying to install its key.
     let q = Message::Query(wire::Query {
         ltime: 1,

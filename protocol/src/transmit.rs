@@ -14,6 +14,9 @@ use crate::stats::Stats;
 use crate::wire::{self, Message, MessageKind};
 
 /// Which path a [`Transmit`] must take.
+///
+/// Exhaustive on purpose: an adapter must route every channel, so a new one would be a
+/// breaking change rather than something an adapter could silently ignore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Channel {
     /// Unreliable datagram (UDP), at most `packet_bytes_max` bytes.
@@ -24,6 +27,7 @@ pub enum Channel {
 
 /// Where and how to send the bytes `poll_transmit` wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Transmit {
     /// Destination (a member's advertise address).
     pub dst: SocketAddr,
@@ -85,6 +89,7 @@ impl Outbound {
         self.datagram_room = room;
     }
 
+    #[cfg(any(test, feature = "testing"))]
     pub fn len(&self) -> usize {
         self.queue.len()
     }

@@ -212,6 +212,27 @@ impl Tags {
     }
 }
 
+/// `key=value` pairs in key order, separated by commas (as `serf members` prints them);
+/// no tags print as nothing.
+///
+/// ```
+/// use hearsay_protocol::Tags;
+/// let tags: Tags = [("role", "web"), ("dc", "eu-1")].into_iter().collect();
+/// assert_eq!(tags.to_string(), "dc=eu-1,role=web");
+/// assert_eq!(Tags::new().to_string(), "");
+/// ```
+impl fmt::Display for Tags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Tags {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
         Self(
@@ -225,6 +246,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Tags {
 /// Who this node is: its name, the address others reach it at (the advertise address,
 /// which may differ from the socket it binds), and its initial tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Identity {
     /// Unique name in the cluster.
     pub name: NodeName,

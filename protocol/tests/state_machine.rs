@@ -24,12 +24,10 @@ use std::time::Duration;
 
 use hearsay_protocol::wire::{self, Filter, IntentKind, Message, WireAddr, WireState};
 use hearsay_protocol::{
-    BroadcastClass, Channel, Config, Event, Identity, Instant, Keyring, MemberState, Node,
-    NodeName, QueryId, QueryParams, SecretKey, Tags,
+    BroadcastClass, Channel, Config, EncryptionStep, Event, Identity, Instant, Keyring,
+    MemberState, Node, NodeName, QueryId, QueryParams, SecretKey, SeededRng, Tags,
 };
 use proptest::prelude::*;
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::SeedableRng;
 
 const LABEL: &str = "state-machine";
 /// Names the generated messages talk about; `NAMES[0]` is node 0, `NAMES[1]` node 1.
@@ -86,7 +84,7 @@ fn config(s: &Setup) -> Config {
 
 /// A node under test and what the invariants remember about it.
 struct Tested {
-    node: Node<ChaCha8Rng>,
+    node: Node<SeededRng>,
     incarnation: u32,
     clocks: [u64; 3],
     /// Query ids from `Event::Query`, for `respond`.
@@ -98,7 +96,7 @@ struct Tested {
 impl Tested {
     fn new(s: &Setup, i: usize) -> Self {
         let id = Identity::new(NodeName::new(name(i)).unwrap(), addr(i));
-        let rng = ChaCha8Rng::seed_from_u64(s.seed.wrapping_add(i as u64));
+        let rng = SeededRng::from_u64(s.seed.wrapping_add(i as u64));
         let mut node = Node::new(config(s), id, rng, Instant::ZERO).unwrap();
         if s.keyring {
             node.set_keyring(Some(Keyring::new(SecretKey::new([1; 32]))));
@@ -182,7 +180,7 @@ impl Tested {
         let next = self.node.poll_timeout();
         // At `Instant::MAX` itself no later instant exists; deadlines saturate there.
         assert!(
-            next.is_some_and(|t| t > now || now == Instant::MAX),
+            next > now || now == Instant::MAX,
             "poll_timeout() = {next:?} after handle_timeout({now:?})"
         );
     }
@@ -214,7 +212,7 @@ impl Tested {
 }
 
 /// A transmit fits its budget, carries the node's label and, when not sealed, decodes.
-fn check_transmit(node: &Node<ChaCha8Rng>, channel: Channel, len: usize, buf: &[u8]) {
+fn check_transmit(node: &Node<SeededRng>, channel: Channel, len: usize, buf: &[u8]) {
     let c = node.config();
     assert_eq!(len, buf.len());
     let max = match channel {
@@ -714,9 +712,7 @@ fn apply(t: &mut Tested, now: &mut Instant, op: &Op) {
         }
         Op::Timeout => t.timeout(at),
         Op::Fire => {
-            if let Some(next) = t.node.poll_timeout() {
-                *now = at.max(next);
-            }
+            *now = at.max(t.node.poll_timeout());
             t.timeout(*now);
         }
         Op::Drain => {
@@ -738,18 +734,13 @@ fn apply(t: &mut Tested, now: &mut Instant, op: &Op) {
             let _ = t.node.user_event(at, n, p, *c);
         }
         Op::Query(n, nodes, ack, relay) => {
-            let params = QueryParams {
-                name: n.clone(),
-                payload: b"?".to_vec(),
-                filter_nodes: nodes
-                    .iter()
-                    .flatten()
-                    .map(|i| name(*i).to_owned())
-                    .collect(),
-                request_ack: *ack,
-                relay_factor: *relay,
-                ..QueryParams::default()
-            };
+            let mut params = QueryParams::new(n.clone())
+                .payload(b"?".to_vec())
+                .request_ack(*ack)
+                .relay_factor(*relay);
+            for i in nodes.iter().flatten() {
+                params = params.filter_node(name(*i));
+            }
             let _ = t.node.query(at, &params);
         }
         Op::Reachability => {
@@ -764,7 +755,11 @@ fn apply(t: &mut Tested, now: &mut Instant, op: &Op) {
         Op::ForceLeave(n, prune) => {
             let _ = t.node.force_leave(at, name(*n), *prune);
         }
-        Op::AcceptPlaintext(on) => t.node.set_accept_plaintext(*on),
+        Op::AcceptPlaintext(on) => t.node.set_encryption_step(if *on {
+            EncryptionStep::Seal
+        } else {
+            EncryptionStep::Enforce
+        }),
     }
     t.check();
 }
@@ -816,7 +811,7 @@ fn run_pair(setup: &Setup, steps: &[(bool, Op, Option<Mutation>)]) -> [Tested; 2
     }
     // Heal: a few seconds of timers and clean delivery.
     for _ in 0..20 {
-        now = now + Duration::from_millis(250);
+        now += Duration::from_millis(250);
         for t in &mut nodes {
             t.timeout(now);
         }
@@ -869,7 +864,7 @@ fn a_sealed_labelled_pair_converges() {
     let mut now = Instant::ZERO;
     nodes[0].node.join(now, &[addr(1)]).unwrap();
     for _ in 0..20 {
-        now = now + Duration::from_millis(100);
+        now += Duration::from_millis(100);
         for from in 0..2 {
             nodes[from].timeout(now);
             for (channel, dst, bytes) in nodes[from].drain(now) {
@@ -1044,7 +1039,7 @@ fn a_query_response_fits_a_datagram_with_a_long_label_and_a_seal() {
     config.accept_plaintext = true;
     config.query_response_bytes_max = 2_000;
     let id = Identity::new(NodeName::new(name(0)).unwrap(), addr(0));
-    let mut node = Node::new(config, id, ChaCha8Rng::seed_from_u64(1), Instant::ZERO).unwrap();
+    let mut node = Node::new(config, id, SeededRng::from_u64(1), Instant::ZERO).unwrap();
     node.set_keyring(Some(Keyring::new(SecretKey::new([1; 32]))));
     let query = Message::Query(wire::Query {
         ltime: 1,
@@ -1113,7 +1108,7 @@ fn a_probe_fits_a_datagram_with_long_names_a_long_label_and_a_seal() {
     let me = "a".repeat(128);
     let peer = "b".repeat(128);
     let id = Identity::new(NodeName::new(&me).unwrap(), addr(0));
-    let mut node = Node::new(config, id, ChaCha8Rng::seed_from_u64(1), Instant::ZERO).unwrap();
+    let mut node = Node::new(config, id, SeededRng::from_u64(1), Instant::ZERO).unwrap();
     node.set_keyring(Some(Keyring::new(SecretKey::new([1; 32]))));
     let alive = Message::Alive(wire::Alive {
         node: &peer,
@@ -1130,7 +1125,7 @@ fn a_probe_fits_a_datagram_with_long_names_a_long_label_and_a_seal() {
     let mut largest = 0;
     let mut now = Instant::ZERO;
     for _ in 0..20 {
-        now = now + Duration::from_millis(250);
+        now += Duration::from_millis(250);
         node.handle_timeout(now);
         while let Some(tx) = node.poll_transmit(now, &mut buf) {
             if tx.channel == Channel::Datagram {

@@ -48,12 +48,9 @@ async fn run() -> Result<(), hearsay_smol::Error> {
     }
 
     alpha.user_event("deploy", b"v1.2.3", false).await?;
-    let params = QueryParams {
-        name: "ping".into(),
-        request_ack: true,
-        timeout: Some(Duration::from_secs(1)),
-        ..QueryParams::default()
-    };
+    let params = QueryParams::new("ping")
+        .request_ack(true)
+        .timeout(Duration::from_secs(1));
     let mut replies = alpha.query(params).await?;
     while let Some(reply) = replies.next().await {
         match reply {

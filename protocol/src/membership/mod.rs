@@ -155,6 +155,7 @@ impl Membership {
     }
 
     /// Heap bytes held by the table and its index.
+    #[cfg(any(test, feature = "testing"))]
     pub fn heap_bytes(&self) -> usize {
         self.table.heap_bytes()
     }

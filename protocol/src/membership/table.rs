@@ -170,6 +170,7 @@ impl Table {
     }
 
     /// Heap bytes held by the table and its index (capacity, not just length).
+    #[cfg(any(test, feature = "testing"))]
     pub fn heap_bytes(&self) -> usize {
         let slots = self.slots.capacity() * core::mem::size_of::<Option<Entry>>();
         let names: usize = self

@@ -142,6 +142,7 @@ impl<R: RngCore> Node<R> {
         name: &str,
         prune: bool,
     ) -> Result<(), CommandError> {
+        let now = self.advance(now);
         let slot = self
             .membership
             .find(name)
@@ -174,7 +175,7 @@ impl<R: RngCore> Node<R> {
         payload: &[u8],
         coalesce: bool,
     ) -> Result<LamportTime, CommandError> {
-        let _ = now;
+        self.advance(now);
         if self.status == LocalStatus::Left {
             return Err(CommandError::Left);
         }
@@ -234,6 +235,7 @@ impl<R: RngCore> Node<R> {
     /// compile or an invalid node name), [`CommandError::TooManyQueries`],
     /// [`CommandError::Left`]. Nothing is sent on error.
     pub fn query(&mut self, now: Instant, params: &QueryParams) -> Result<QueryId, CommandError> {
+        let now = self.advance(now);
         if params.name.is_empty() || params.name.starts_with(INTERNAL_PREFIX) {
             return Err(CommandError::ReservedName);
         }
@@ -250,6 +252,7 @@ impl<R: RngCore> Node<R> {
         now: Instant,
         timeout: Option<Duration>,
     ) -> Result<QueryId, CommandError> {
+        let now = self.advance(now);
         let params = QueryParams {
             name: REACHABILITY_QUERY.into(),
             request_ack: true,
@@ -275,6 +278,7 @@ impl<R: RngCore> Node<R> {
         key: Option<&SecretKey>,
         timeout: Option<Duration>,
     ) -> Result<QueryId, CommandError> {
+        let now = self.advance(now);
         if !self.envelope.sealing() {
             return Err(CommandError::EncryptionDisabled);
         }
@@ -296,7 +300,7 @@ impl<R: RngCore> Node<R> {
         id: QueryId,
         payload: &[u8],
     ) -> Result<(), CommandError> {
-        let _ = now;
+        let now = self.advance(now);
         if payload.len() > self.config.query_response_bytes_max {
             return Err(CommandError::PayloadTooLarge {
                 what: "query response",
@@ -307,7 +311,7 @@ impl<R: RngCore> Node<R> {
         }
         let p = self
             .queries
-            .take_pending(id, self.now)
+            .take_pending(id, now)
             .ok_or(CommandError::UnknownQuery)?;
         self.send_response(&p, false, payload);
         Ok(())

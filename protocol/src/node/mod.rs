@@ -23,8 +23,8 @@ use rand_core::RngCore;
 use crate::awareness::Awareness;
 use crate::config::Config;
 use crate::conflict::NameConflict;
-use crate::dissemination::{BroadcastClass, Dissemination};
-use crate::envelope::Envelope;
+use crate::dissemination::Dissemination;
+use crate::envelope::{EncryptionStep, Envelope};
 use crate::error::{ConfigError, DecodeError, InboundError};
 use crate::event::{Event, EventQueue};
 use crate::intent::Intents;
@@ -33,6 +33,7 @@ use crate::membership::{Membership, size_factor};
 use crate::probe::Prober;
 use crate::push_pull::PushPull;
 use crate::query::Queries;
+use crate::random::SeededRng;
 use crate::reconnect::Reconnect;
 use crate::seal::Keyring;
 use crate::stats::Stats;
@@ -58,20 +59,29 @@ enum LocalStatus {
 ///            ┌──────────── handle_datagram(now, from, bytes)
 ///  inputs ──▶│──────────── handle_stream(now, from, bytes)
 ///            │──────────── handle_timeout(now)          when now ≥ poll_timeout()
-///            │──────────── join / leave / set_tags      commands
+///            │──────────── join / leave / set_tags / user_event / query / respond / …
 ///            └──▶ then drain:  poll_transmit(now, buf) until None  → send buf[..len]
 ///                              poll_event()            until None  → deliver
 ///                              poll_timeout()                      → arm one timer
 /// ```
 ///
-/// - `now` must not go backwards; an earlier `now` is treated as the latest seen.
+/// - Every input and every command takes `now`, and `now` must not go backwards; an
+///   earlier `now` is treated as the latest seen. Configuration setters
+///   ([`set_keyring`](Self::set_keyring), [`set_encryption_step`](Self::set_encryption_step))
+///   do not depend on time and take none.
 /// - After **any** input or command, drain `poll_transmit` and `poll_event` and re-read
 ///   `poll_timeout`: inputs may queue output and move the deadline.
-/// - `handle_timeout` is idempotent: calling it early or twice does nothing harmful.
+/// - There is always a deadline; `handle_timeout` is idempotent: calling it early or twice
+///   does nothing harmful, and after `handle_timeout(now)` the deadline is later than `now`.
 /// - Datagrams go to `Transmit::dst` over UDP; `Channel::Stream` frames over a reliable
 ///   connection, and the receiver passes each whole frame to `handle_stream`.
 /// - The node never blocks, allocates only within its caps, and draws randomness only from
-///   its own RNG: the same inputs and seed give byte-identical outputs.
+///   its own RNG: the same inputs and seed give byte-identical outputs. The RNG is any
+///   [`rand_core::RngCore`](crate::rand_core::RngCore) (the re-exported version), or
+///   [`SeededRng`] through [`Node::with_seed`].
+///
+/// The feature `testing` adds a deterministic cluster of nodes for tests
+/// (`hearsay_protocol::testing`).
 pub struct Node<R> {
     config: Config,
     rng: R,
@@ -107,6 +117,48 @@ pub struct Node<R> {
     events: EventQueue,
     /// Counters of the routing layer; the rules' own counters are added by `stats()`.
     stats: Stats,
+}
+
+/// The node's identity, status, clock and table size (the full state is large; use the
+/// getters for more).
+impl<R> core::fmt::Debug for Node<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let local = self.membership.local();
+        f.debug_struct("Node")
+            .field("name", &local.name)
+            .field("addr", &local.socket_addr())
+            .field("state", &local.state)
+            .field("incarnation", &local.incarnation)
+            .field("status", &self.status)
+            .field("now", &self.now)
+            .field("members", &self.membership.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node<SeededRng> {
+    /// Builds a node whose RNG is seeded from `seed`: the same seed and inputs give
+    /// byte-identical outputs. For tests and simulations; production code seeds from the
+    /// OS ([`SeededRng::from_seed_bytes`] with [`Node::new`]).
+    ///
+    /// ```
+    /// use hearsay_protocol::{Config, Identity, Instant, Node, NodeName};
+    ///
+    /// let id = Identity::new(NodeName::new("a").unwrap(), "127.0.0.1:7946".parse().unwrap());
+    /// let node = Node::with_seed(Config::lan(), id, 7, Instant::ZERO).unwrap();
+    /// assert_eq!(node.local().name(), "a");
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Node::new`].
+    pub fn with_seed(
+        config: Config,
+        identity: Identity,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        Self::new(config, identity, SeededRng::from_u64(seed), now)
+    }
 }
 
 impl<R: RngCore> Node<R> {
@@ -162,8 +214,10 @@ impl<R: RngCore> Node<R> {
     /// Handles one datagram from `from`.
     ///
     /// # Errors
-    /// [`InboundError`] when the datagram (or one of its messages) is rejected; valid
-    /// messages in the same packet are still applied. Rejections are counted in `stats()`.
+    /// [`InboundError`] when the datagram or one of its messages is rejected. A datagram
+    /// refused as a whole ([`InboundError::refused_whole_input`]) changed nothing; when one
+    /// message is refused, the other messages of the same datagram were still applied.
+    /// Rejections are counted in `stats()`.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -205,7 +259,10 @@ impl<R: RngCore> Node<R> {
         };
         let body = match self.envelope.open(bytes, max, &self.config) {
             Ok(body) => body,
-            Err(InboundError::Decode(e)) => return Err(self.count_decode_error(e)),
+            Err(InboundError::Decode(e)) => {
+                self.count_decode_error(e);
+                return Err(InboundError::Decode(e));
+            }
             Err(e) => return Err(e),
         };
         let sealed = body.was_sealed();
@@ -213,7 +270,10 @@ impl<R: RngCore> Node<R> {
         for msg in wire::messages(body.as_slice()) {
             let result = match msg {
                 Ok(msg) => self.handle_message(now, from, msg, channel, sealed),
-                Err(e) => Err(self.count_decode_error(e)),
+                Err(e) => {
+                    self.count_decode_error(e);
+                    Err(InboundError::MessageDecode(e))
+                }
             };
             if let Err(e) = result {
                 first_err.get_or_insert(e);
@@ -222,13 +282,12 @@ impl<R: RngCore> Node<R> {
         first_err.map_or(Ok(()), Err)
     }
 
-    fn count_decode_error(&mut self, e: DecodeError) -> InboundError {
+    fn count_decode_error(&mut self, e: DecodeError) {
         if e == DecodeError::UnknownMessage {
             self.stats.unknown_messages += 1;
         } else {
             self.stats.decode_errors += 1;
         }
-        InboundError::Decode(e)
     }
 
     /// Routes one message to the rule it is for. `sealed`: the packet arrived sealed.
@@ -418,9 +477,10 @@ impl<R: RngCore> Node<R> {
             })
     }
 
-    /// The next instant `handle_timeout` wants to be called at; `None` never happens while
-    /// the node runs but is kept for future states.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// The next instant `handle_timeout` wants to be called at. There is always one (the
+    /// gossip and reconnect timers never stop), so an adapter keeps exactly one timer armed.
+    /// After `handle_timeout(now)` it is always later than `now`.
+    pub fn poll_timeout(&self) -> Instant {
         let mut t = self
             .dissemination
             .deadline()
@@ -434,15 +494,7 @@ impl<R: RngCore> Node<R> {
         for d in deadlines.into_iter().flatten() {
             t = t.min(d);
         }
-        Some(t)
-    }
-
-    /// The advertise address of the next peer that answered one of our push-pulls (a join,
-    /// a periodic exchange or a reconnect), oldest first. Lets an adapter tell when a join
-    /// succeeded without reading frames itself (they may be sealed). At most
-    /// `4 × SEEDS_MAX` are kept; older ones are dropped.
-    pub fn poll_push_pull_reply(&mut self) -> Option<SocketAddr> {
-        self.push_pull.poll_reply()
+        t
     }
 
     /// The next event for the application, oldest first.
@@ -515,24 +567,8 @@ impl<R: RngCore> Node<R> {
         self.dissemination.pending()
     }
 
-    /// Broadcasts of one class still waiting to be gossiped.
-    pub fn pending_broadcasts_of(&self, class: BroadcastClass) -> usize {
-        self.dissemination.pending_of(class)
-    }
-
-    /// Outbound messages waiting for `poll_transmit`.
-    pub fn pending_transmits(&self) -> usize {
-        self.outbound.len()
-    }
-
-    /// Undelivered events.
-    pub fn pending_events(&self) -> usize {
-        self.events.len()
-    }
-
     /// Installs (or with `None` removes) the keyring: with one, packets are sealed with the
-    /// primary key (unless `send_plaintext`) and opened with any key; plaintext is accepted
-    /// only with `accept_plaintext`.
+    /// primary key and opened with any key, as the [`EncryptionStep`] in force allows.
     pub fn set_keyring(&mut self, keyring: Option<Keyring>) {
         self.envelope.set_keyring(keyring);
         self.envelope_changed();
@@ -548,17 +584,18 @@ impl<R: RngCore> Node<R> {
         self.envelope.keyring_mut()
     }
 
-    /// While a keyring is set: also accept plaintext packets (step 1 of turning encryption
-    /// on in a live cluster). See [`Config::accept_plaintext`].
-    pub fn set_accept_plaintext(&mut self, on: bool) {
-        self.envelope.set_accept_plaintext(on);
+    /// Moves this node to `step` of turning encryption on (or off) in a live cluster; see
+    /// [`EncryptionStep`]. Takes effect with a keyring; without one the node sends and
+    /// accepts only plaintext whatever the step, and the step applies once a keyring is
+    /// installed.
+    pub fn set_encryption_step(&mut self, step: EncryptionStep) {
+        self.envelope.set_step(step);
+        self.envelope_changed();
     }
 
-    /// While a keyring is set: keep sending plaintext (step 1 of turning encryption on in a
-    /// live cluster). See [`Config::send_plaintext`].
-    pub fn set_send_plaintext(&mut self, on: bool) {
-        self.envelope.set_send_plaintext(on);
-        self.envelope_changed();
+    /// The encryption step in force: `None` without a keyring (plaintext only).
+    pub fn encryption_step(&self) -> Option<EncryptionStep> {
+        self.envelope.keyring().map(|_| self.envelope.step())
     }
 
     /// Whether this node has left.
@@ -566,7 +603,34 @@ impl<R: RngCore> Node<R> {
         self.status == LocalStatus::Left
     }
 
-    /// Approximate heap bytes held by the member table (for memory reports).
+    // ----------------------------------------------------------------------------------
+    // Diagnostics for simulators, fuzzers and test harnesses (feature `testing`)
+    // ----------------------------------------------------------------------------------
+
+    /// Broadcasts of one class still waiting to be gossiped. Diagnostic (feature
+    /// `testing`): for simulators and invariant checks, not covered by semver.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn pending_broadcasts_of(&self, class: crate::BroadcastClass) -> usize {
+        self.dissemination.pending_of(class)
+    }
+
+    /// Outbound messages waiting for `poll_transmit`. Diagnostic (feature `testing`): for
+    /// simulators and invariant checks, not covered by semver.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn pending_transmits(&self) -> usize {
+        self.outbound.len()
+    }
+
+    /// Undelivered events. Diagnostic (feature `testing`): for simulators and invariant
+    /// checks, not covered by semver.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Approximate heap bytes held by the member table, for a simulator's memory reports.
+    /// Diagnostic (feature `testing`), not covered by semver.
+    #[cfg(any(test, feature = "testing"))]
     pub fn member_table_bytes(&self) -> usize {
         self.membership.heap_bytes() + self.prober.heap_bytes()
     }

@@ -15,7 +15,7 @@ use crate::event::Event;
 use crate::member::MemberState;
 use crate::membership::{AliveOutcome, Verdict, name_hash};
 use crate::time::Instant;
-use crate::types::Incarnation;
+use crate::types::{Incarnation, NodeName};
 use crate::wire::{self, Message, PushPullMember, WireState};
 
 impl<R: RngCore> Node<R> {
@@ -286,8 +286,16 @@ impl<R: RngCore> Node<R> {
                 first_err.get_or_insert(e);
             }
         }
-        self.push_pull.merged(p);
         let reply_to: SocketAddr = p.source_addr.into();
+        if p.reply
+            && p.join
+            && let Ok(from) = NodeName::new(p.source)
+        {
+            self.events.push(Event::JoinReply {
+                from,
+                addr: reply_to,
+            });
+        }
         if !p.reply {
             self.send_push_pull(reply_to, p.join, true);
         } else if self.membership.refutations() > refutations {

@@ -376,45 +376,45 @@ impl Message<'_> {
     }
 }
 
-/// Message kinds, indexing per-kind counters in [`Stats`](crate::Stats).
+/// Message kinds, indexing the per-kind counters in [`Stats`](crate::Stats).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum MessageKind {
-    /// [`Ping`].
+    /// A direct probe.
     Ping = 0,
-    /// [`PingReq`].
+    /// A request to probe a member on our behalf.
     PingReq = 1,
-    /// [`Ack`].
+    /// A probe answered.
     Ack = 2,
-    /// [`Nack`].
+    /// A relayed probe that got no answer.
     Nack = 3,
-    /// [`Alive`].
+    /// Membership news: a member is alive.
     Alive = 4,
-    /// [`Suspect`].
+    /// Membership news: a member is suspected.
     Suspect = 5,
-    /// [`Dead`].
+    /// Membership news: a member was declared failed.
     Dead = 6,
-    /// [`Leave`].
+    /// Membership news: a member left.
     Leave = 7,
-    /// [`PushPull`].
+    /// A full state exchange (anti-entropy, join).
     PushPull = 8,
-    /// [`Intent`].
+    /// A join or leave intent (Serf layer).
     Intent = 9,
-    /// [`UserEvent`].
+    /// A user event.
     UserEvent = 10,
-    /// [`Query`].
+    /// A query.
     Query = 11,
-    /// [`QueryResponse`].
+    /// An ack or response to a query.
     QueryResponse = 12,
-    /// [`QueryRelay`].
+    /// A query response relayed through a member.
     QueryRelay = 13,
-    /// [`SerfState`].
+    /// The Serf state (clocks, recent events) of a push-pull.
     SerfState = 14,
 }
 
 impl MessageKind {
     /// All kinds in tag order.
-    pub const ALL: [MessageKind; MESSAGE_TAGS as usize] = [
+    pub const ALL: &'static [MessageKind] = &[
         MessageKind::Ping,
         MessageKind::PingReq,
         MessageKind::Ack,

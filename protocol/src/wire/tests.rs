@@ -363,7 +363,11 @@ fn the_swim_message_tags_keep_their_numbers() {
     ];
     // Tags are append only: later tags (the Serf layer's) may follow, these never move.
     assert!(examples.len() <= MESSAGE_TAGS as usize);
-    for (tag, (msg, kind)) in examples.iter().zip(MessageKind::ALL).enumerate() {
+    for (tag, (msg, kind)) in examples
+        .iter()
+        .zip(MessageKind::ALL.iter().copied())
+        .enumerate()
+    {
         let mut bytes = Vec::new();
         encode_message(msg, &mut bytes);
         assert_eq!(usize::from(bytes[0]), tag, "tag of {msg:?}");

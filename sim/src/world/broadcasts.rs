@@ -280,11 +280,7 @@ impl World {
         let sent = match kind {
             BroadcastKind::Event => n.user_event(now, &name, &payload, false).map(|t| t.0),
             BroadcastKind::Query => {
-                let params = QueryParams {
-                    name: name.clone(),
-                    payload,
-                    ..QueryParams::default()
-                };
+                let params = QueryParams::new(name.clone()).payload(payload);
                 n.query(now, &params).map(QueryId::as_u64)
             }
         };

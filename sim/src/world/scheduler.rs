@@ -309,7 +309,7 @@ impl World {
             node.query_time().0,
         ];
         let suspicions = node.stats().suspicions;
-        let deadline = node.poll_timeout().unwrap_or(Instant::MAX);
+        let deadline = node.poll_timeout();
         self.invariants.clocks(now, i, clocks);
         let fresh = self.detection.suspicions_started(i, suspicions);
         if fresh > 0 {

@@ -58,15 +58,13 @@ pub async fn query(agent: &Agent, q: QueryRequest, sink: &Sink) -> Result<Reply,
         .map(|m| m.name.to_string())
         .collect();
     let request_ack = q.request_ack;
-    let params = QueryParams {
-        name: q.name.clone(),
-        payload: q.payload,
-        filter_nodes: q.nodes,
-        filter_tags: q.tags.into_iter().collect(),
-        request_ack,
-        relay_factor: q.relay_factor,
-        timeout: q.timeout,
-    };
+    let mut params = QueryParams::new(q.name.clone())
+        .payload(q.payload)
+        .request_ack(request_ack)
+        .relay_factor(q.relay_factor);
+    params.filter_nodes = q.nodes;
+    params.filter_tags = q.tags.into_iter().collect();
+    params.timeout = q.timeout;
     let mut replies = agent
         .node
         .query(params)
