@@ -631,7 +631,7 @@ pub async fn a_join_to_a_silent_seed_fails_despite_periodic_push_pulls(h: &'stat
         h.name()
     );
     assert!(
-        matches!(result, Err(Error::JoinFailed { .. })),
+        matches!(result, Err(Error::JoinFailed)),
         "{}: a join nobody answered returned {result:?}",
         h.name()
     );
